@@ -1,0 +1,238 @@
+package binding
+
+/*
+#include <stdlib.h>
+#include "glue.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"unsafe"
+)
+
+// ContextParams configures an inference context. Zero values pick defaults.
+type ContextParams struct {
+	NCtx         int    // KV cells; 0 = the model's trained context
+	NBatch       int    // largest batch given to Decode; 0 = 512 (capped at NCtx)
+	NUbatch      int    // micro-batch size; 0 = NBatch
+	NSeqMax      int    // sequences; 0 = 1
+	Threads      int    // decode threads; 0 = all cores
+	ThreadsBatch int    // prompt threads; 0 = Threads
+	FlashAttn    string // "on", "off" or "auto" ("" = auto)
+	TypeK, TypeV string // KV cache types: f32, f16 (default), q8_0, q4_0, ...
+	// Scores turns on the h2o attention-score collection. It needs the
+	// softmax materialised, so flash attention is turned off ("on" is an error).
+	Scores ScoresMode
+	// Capture, when set, receives llama.cpp's own softmax row sums through the
+	// eval callback (verification only: it slows decoding).
+	Capture *SoftmaxCapture
+}
+
+// Context is an inference context over a Model. Not safe for concurrent use.
+type Context struct {
+	c      *C.struct_llama_context
+	model  *Model
+	params ContextParams
+	nCtx   int
+	nLayer int
+	nVocab int
+	abort  *C.int
+	cells  cellBuffers
+}
+
+var (
+	// ErrKVFull is returned by Decode when the KV cache has no room for the batch.
+	ErrKVFull = errors.New("KV cache is full")
+	// ErrAborted is returned by Decode when Abort stopped it.
+	ErrAborted = errors.New("decode aborted")
+)
+
+// NewContext creates a context. Out-of-memory (e.g. on the GPU) is an error.
+func NewContext(m *Model, p ContextParams) (*Context, error) {
+	if m == nil || m.c == nil {
+		return nil, errors.New("new context: model is closed")
+	}
+	cp := C.llama_context_default_params()
+	info := m.Info()
+	if p.NCtx <= 0 {
+		p.NCtx = info.NCtxTrain
+	}
+	// llama.cpp sizes the cache in multiples of 256 cells.
+	p.NCtx = (p.NCtx + 255) / 256 * 256
+	if p.NBatch <= 0 {
+		p.NBatch = 512
+	}
+	if p.NBatch > p.NCtx {
+		p.NBatch = p.NCtx
+	}
+	if p.NUbatch <= 0 || p.NUbatch > p.NBatch {
+		p.NUbatch = p.NBatch
+	}
+	if p.NSeqMax <= 0 {
+		p.NSeqMax = 1
+	}
+	if p.Threads <= 0 {
+		p.Threads = runtime.NumCPU()
+	}
+	if p.ThreadsBatch <= 0 {
+		p.ThreadsBatch = p.Threads
+	}
+	cp.n_ctx = C.uint32_t(p.NCtx)
+	cp.n_batch = C.uint32_t(p.NBatch)
+	cp.n_ubatch = C.uint32_t(p.NUbatch)
+	cp.n_seq_max = C.uint32_t(p.NSeqMax)
+	cp.n_threads = C.int32_t(p.Threads)
+	cp.n_threads_batch = C.int32_t(p.ThreadsBatch)
+	cp.no_perf = false
+	fa, err := parseFlashAttn(p.FlashAttn)
+	if err != nil {
+		return nil, err
+	}
+	if p.Scores != ScoresOff || p.Capture != nil {
+		if fa == C.LLAMA_FLASH_ATTN_TYPE_ENABLED {
+			return nil, errors.New("new context: attention scores need flash attention off (use -fa off or auto)")
+		}
+		fa = C.LLAMA_FLASH_ATTN_TYPE_DISABLED
+		// One KV stream: cell j of the scores is cell j of the cache for every sequence.
+		cp.kv_unified = true
+	}
+	cp.flash_attn_type = fa
+	if cp.type_k, err = parseCacheType(p.TypeK); err != nil {
+		return nil, err
+	}
+	if cp.type_v, err = parseCacheType(p.TypeV); err != nil {
+		return nil, err
+	}
+	if p.Capture != nil {
+		C.h2o_capture_set(&cp, p.Capture.c)
+	}
+	clearLastError()
+	c := C.llama_init_from_model(m.c, cp)
+	if c == nil {
+		return nil, lastError(fmt.Sprintf("new context (n_ctx %d)", p.NCtx))
+	}
+	ctx := &Context{c: c, model: m, params: p, nCtx: int(C.llama_n_ctx(c)), nLayer: info.NLayer, nVocab: info.NVocab}
+	ctx.abort = (*C.int)(C.calloc(1, C.size_t(unsafe.Sizeof(C.int(0)))))
+	C.h2o_set_abort_flag(c, ctx.abort)
+	runtime.SetFinalizer(ctx, (*Context).Close)
+	if p.Scores != ScoresOff {
+		if err := ctx.setScores(p.Scores); err != nil {
+			ctx.Close()
+			return nil, err
+		}
+	}
+	return ctx, nil
+}
+
+// Close frees the context. Safe to call twice.
+func (c *Context) Close() error {
+	if c == nil || c.c == nil {
+		return nil
+	}
+	C.llama_free(c.c)
+	c.c = nil
+	C.free(unsafe.Pointer(c.abort))
+	c.abort = nil
+	runtime.SetFinalizer(c, nil)
+	return nil
+}
+
+// Model is the model this context runs.
+func (c *Context) Model() *Model { return c.model }
+
+// Params are the effective parameters (defaults filled in).
+func (c *Context) Params() ContextParams { return c.params }
+
+// NCtx is the number of KV cells.
+func (c *Context) NCtx() int { return c.nCtx }
+
+// NBatch is the largest batch Decode accepts.
+func (c *Context) NBatch() int { return int(C.llama_n_batch(c.c)) }
+
+// NUbatch is the micro-batch size.
+func (c *Context) NUbatch() int { return int(C.llama_n_ubatch(c.c)) }
+
+// Decode runs the batch. ErrKVFull when no KV slot fits it, ErrAborted after
+// Abort; other failures (out of memory, compute errors) carry llama.cpp's message.
+func (c *Context) Decode(b *Batch) error {
+	if b.Len() == 0 {
+		return errors.New("decode: empty batch")
+	}
+	if b.Len() > c.NBatch() {
+		return fmt.Errorf("decode: batch of %d tokens exceeds n_batch %d", b.Len(), c.NBatch())
+	}
+	clearLastError()
+	*c.abort = 0
+	switch rc := C.llama_decode(c.c, b.c); {
+	case rc == 0:
+		return nil
+	case rc == 1:
+		return ErrKVFull
+	case rc == 2:
+		return ErrAborted
+	default:
+		return lastError(fmt.Sprintf("decode failed (%d)", int(rc)))
+	}
+}
+
+// Abort asks a running Decode to stop (safe from another goroutine).
+func (c *Context) Abort() {
+	if c.abort != nil {
+		*c.abort = 1
+	}
+}
+
+// Logits returns the logits of batch entry i (i = -1: the last with logits).
+// The slice views llama.cpp's buffer and is valid until the next Decode.
+func (c *Context) Logits(i int) []float32 {
+	p := C.llama_get_logits_ith(c.c, C.int32_t(i))
+	if p == nil {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(p)), c.nVocab)
+}
+
+// Synchronize waits for queued backend work.
+func (c *Context) Synchronize() { C.llama_synchronize(c.c) }
+
+func parseFlashAttn(s string) (C.enum_llama_flash_attn_type, error) {
+	switch strings.ToLower(s) {
+	case "", "auto":
+		return C.LLAMA_FLASH_ATTN_TYPE_AUTO, nil
+	case "on", "1", "true", "enabled":
+		return C.LLAMA_FLASH_ATTN_TYPE_ENABLED, nil
+	case "off", "0", "false", "disabled":
+		return C.LLAMA_FLASH_ATTN_TYPE_DISABLED, nil
+	}
+	return 0, fmt.Errorf("flash attention: %q is not on, off or auto", s)
+}
+
+var cacheTypes = map[string]C.enum_ggml_type{
+	"f32": C.GGML_TYPE_F32, "f16": C.GGML_TYPE_F16, "bf16": C.GGML_TYPE_BF16,
+	"q8_0": C.GGML_TYPE_Q8_0, "q4_0": C.GGML_TYPE_Q4_0, "q4_1": C.GGML_TYPE_Q4_1,
+	"q5_0": C.GGML_TYPE_Q5_0, "q5_1": C.GGML_TYPE_Q5_1, "iq4_nl": C.GGML_TYPE_IQ4_NL,
+}
+
+func parseCacheType(s string) (C.enum_ggml_type, error) {
+	if s == "" {
+		return C.GGML_TYPE_F16, nil
+	}
+	t, ok := cacheTypes[strings.ToLower(s)]
+	if !ok {
+		return 0, fmt.Errorf("KV cache type %q: want one of f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl", s)
+	}
+	return t, nil
+}
+
+// CacheTypeBytes is the size of n elements of a KV cache type.
+func CacheTypeBytes(s string, n int) (int64, error) {
+	t, err := parseCacheType(s)
+	if err != nil {
+		return 0, err
+	}
+	return int64(C.ggml_row_size(t, C.int64_t(n))), nil
+}

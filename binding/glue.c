@@ -1,0 +1,144 @@
+#define _GNU_SOURCE
+#include "glue.h"
+
+#include <dlfcn.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ggml.h"
+
+static int  g_min_level = GGML_LOG_LEVEL_ERROR;
+static char g_last_error[1024];
+static int  g_cont_is_error = 0;
+
+static void h2o_log_cb(enum ggml_log_level level, const char * text, void * user_data) {
+    (void) user_data;
+    if (level == GGML_LOG_LEVEL_CONT) {
+        level = g_cont_is_error ? GGML_LOG_LEVEL_ERROR : GGML_LOG_LEVEL_DEBUG;
+    } else {
+        g_cont_is_error = level == GGML_LOG_LEVEL_ERROR;
+    }
+    if (level == GGML_LOG_LEVEL_ERROR) {
+        size_t n = strlen(g_last_error);
+        if (n > 0 && n < sizeof(g_last_error) - 3 && g_last_error[n-1] != '\n') {
+            // continuation of the same message
+        } else {
+            g_last_error[0] = 0;
+            n = 0;
+        }
+        strncat(g_last_error, text, sizeof(g_last_error) - n - 1);
+    }
+    if ((int) level >= g_min_level) {
+        fputs(text, stderr);
+        fflush(stderr);
+    }
+}
+
+void h2o_log_install(int min_level) {
+    g_min_level = min_level;
+    llama_log_set(h2o_log_cb, NULL);
+}
+
+const char * h2o_log_last_error(void) { return g_last_error; }
+void h2o_log_clear_error(void) { g_last_error[0] = 0; }
+
+const char * h2o_load_backends(void) {
+    static char dir[4096];
+    Dl_info info;
+    if (dladdr((void *) ggml_backend_load_all_from_path, &info) && info.dli_fname) {
+        char tmp[4096];
+        strncpy(tmp, info.dli_fname, sizeof(tmp) - 1);
+        tmp[sizeof(tmp) - 1] = 0;
+        strncpy(dir, dirname(tmp), sizeof(dir) - 1);
+    } else {
+        strcpy(dir, ".");
+    }
+    const char * env = getenv("H2O_BACKEND_DIR");
+    if (env && *env) {
+        strncpy(dir, env, sizeof(dir) - 1);
+    }
+    ggml_backend_load_all_from_path(dir);
+    return dir;
+}
+
+h2o_capture * h2o_capture_new(const char * prefix, int n_layer, int n_head, int n_kv) {
+    h2o_capture * c = calloc(1, sizeof(h2o_capture));
+    if (!c) return NULL;
+    strncpy(c->prefix, prefix, sizeof(c->prefix) - 1);
+    c->n_layer = n_layer;
+    c->n_head  = n_head;
+    c->n_kv    = n_kv;
+    c->sums    = calloc((size_t) n_layer*n_head*n_kv, sizeof(float));
+    if (!c->sums) { free(c); return NULL; }
+    return c;
+}
+
+void h2o_capture_free(h2o_capture * c) {
+    if (!c) return;
+    free(c->sums);
+    free(c);
+}
+
+// Name format of llama.cpp graph callbacks: "<name>-<layer>".
+static int capture_layer(const h2o_capture * c, const char * name) {
+    size_t n = strlen(c->prefix);
+    if (strncmp(name, c->prefix, n) != 0 || name[n] != '-') return -1;
+    // exactly "<prefix>-<digits>": views such as "<prefix>-0 (reshaped)" are not the tensor
+    const char * p = name + n + 1;
+    if (*p == 0) return -1;
+    for (const char * q = p; *q; ++q) {
+        if (*q < '0' || *q > '9') return -1;
+    }
+    return atoi(p);
+}
+
+bool h2o_capture_cb(struct ggml_tensor * t, bool ask, void * user_data) {
+    h2o_capture * c = user_data;
+    const int il = capture_layer(c, t->name);
+    if (ask) {
+        return il >= 0;
+    }
+    if (il < 0 || il >= c->n_layer || t->type != GGML_TYPE_F32) {
+        return true;
+    }
+    // t: [n_kv, n_tokens, n_head, n_stream], contiguous softmax output
+    const int64_t n_kv = t->ne[0], n_tok = t->ne[1], n_h = t->ne[2];
+    if (n_h > c->n_head || n_kv > c->n_kv || t->ne[3] != 1) {
+        return true;
+    }
+    float * buf = malloc(ggml_nbytes(t));
+    if (!buf) return false;
+    ggml_backend_tensor_get(t, buf, 0, ggml_nbytes(t));
+    for (int64_t h = 0; h < n_h; ++h) {
+        float * dst = c->sums + ((size_t) il*c->n_head + h)*c->n_kv;
+        for (int64_t i = 0; i < n_tok; ++i) {
+            const float * row = buf + (h*n_tok + i)*n_kv;
+            for (int64_t j = 0; j < n_kv; ++j) dst[j] += row[j];
+        }
+    }
+    free(buf);
+    c->seen++;
+    if (n_kv > c->max_kv) c->max_kv = (int) n_kv;
+    return true;
+}
+
+void h2o_capture_set(struct llama_context_params * p, h2o_capture * c) {
+    p->cb_eval = h2o_capture_cb;
+    p->cb_eval_user_data = c;
+}
+
+static bool h2o_abort_cb(void * data) {
+    return *(volatile int *) data != 0;
+}
+
+void h2o_set_abort_flag(struct llama_context * ctx, volatile int * flag) {
+    llama_set_abort_callback(ctx, flag ? h2o_abort_cb : NULL, (void *) flag);
+}
+
+h2o_scores_view h2o_get_scores(struct llama_context * ctx) {
+    h2o_scores_view v = {0};
+    v.data = llama_h2o_get_scores(ctx, &v.n_kv, &v.n_head, &v.n_cells);
+    return v;
+}

@@ -1,0 +1,86 @@
+// Package binding is a small cgo layer over llama.h and the h2o patch
+// (llama-h2o.h). It translates to C and back: handles with Close, Go errors
+// instead of aborts, no eviction policy.
+package binding
+
+/*
+#cgo CFLAGS: -O2 -I${SRCDIR}/../build/llama-src/llama/include -I${SRCDIR}/../build/llama-src/ggml/include
+#cgo LDFLAGS: -L${SRCDIR}/../bin/lib -lllama -lggml -lggml-base -ldl -Wl,-rpath,$ORIGIN/lib -Wl,-rpath,${SRCDIR}/../bin/lib
+#include <stdlib.h>
+#include "glue.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+)
+
+// LlamaCppCommit is the upstream llama.cpp commit the patched tree is built from.
+const LlamaCppCommit = "ec98e2002"
+
+// LogLevel selects which llama.cpp messages reach stderr.
+type LogLevel int
+
+const (
+	LogDebug LogLevel = C.GGML_LOG_LEVEL_DEBUG
+	LogInfo  LogLevel = C.GGML_LOG_LEVEL_INFO
+	LogWarn  LogLevel = C.GGML_LOG_LEVEL_WARN
+	LogError LogLevel = C.GGML_LOG_LEVEL_ERROR
+	LogNone  LogLevel = C.GGML_LOG_LEVEL_ERROR + 1
+)
+
+var (
+	initOnce   sync.Once
+	backendDir string
+)
+
+// Init loads the backends once (CPU, CUDA, ... found next to libggml) and
+// routes llama.cpp's log to stderr at the given level (H2O_LOG=debug|info|warn|error|none overrides).
+// Every constructor calls it; calling it first only chooses the level.
+func Init(level LogLevel) {
+	initOnce.Do(func() {
+		if v, ok := parseLogLevel(os.Getenv("H2O_LOG")); ok {
+			level = v
+		}
+		C.h2o_log_install(C.int(level))
+		backendDir = C.GoString(C.h2o_load_backends())
+		C.llama_backend_init()
+	})
+}
+
+func ensureInit() { Init(LogError) }
+
+func parseLogLevel(s string) (LogLevel, bool) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return LogDebug, true
+	case "info":
+		return LogInfo, true
+	case "warn":
+		return LogWarn, true
+	case "error":
+		return LogError, true
+	case "none":
+		return LogNone, true
+	}
+	return 0, false
+}
+
+// BackendDir is the directory the runtime backends were loaded from.
+func BackendDir() string { ensureInit(); return backendDir }
+
+// lastError wraps msg with llama.cpp's most recent error message, if any.
+func lastError(msg string) error {
+	detail := strings.TrimSpace(C.GoString(C.h2o_log_last_error()))
+	C.h2o_log_clear_error()
+	if detail == "" {
+		return errors.New(msg)
+	}
+	return fmt.Errorf("%s: %s", msg, detail)
+}
+
+func clearLastError() { C.h2o_log_clear_error() }

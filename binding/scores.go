@@ -1,0 +1,141 @@
+package binding
+
+/*
+#include <stdlib.h>
+#include "glue.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+// ScoresMode selects the attention-score collection of the h2o patch.
+type ScoresMode int
+
+const (
+	ScoresOff       ScoresMode = C.LLAMA_H2O_SCORES_OFF
+	ScoresKVHead    ScoresMode = C.LLAMA_H2O_SCORES_KV_HEAD // query heads of a GQA group summed
+	ScoresQueryHead ScoresMode = C.LLAMA_H2O_SCORES_Q_HEAD  // one row per query head
+)
+
+// Scores is the attention each KV cell received during the last Decode,
+// summed over that decode's query tokens (and micro-batches).
+// Data views llama.cpp's buffer: valid until the next Decode, never copied.
+type Scores struct {
+	NLayer int
+	NHead  int // KV heads or query heads, per the mode
+	NCells int // row stride: the number of KV cells
+	NKV    int // cells [0, NKV) were attended; the rest are 0
+	Data   []float32
+}
+
+// Row is the score row of one layer and head: Row(l, h)[cell].
+func (s Scores) Row(layer, head int) []float32 {
+	off := (layer*s.NHead + head) * s.NCells
+	return s.Data[off : off+s.NKV]
+}
+
+func (c *Context) setScores(m ScoresMode) error {
+	if C.llama_h2o_set_scores(c.c, C.enum_llama_h2o_scores_mode(m)) != 0 {
+		return lastError("enable attention scores")
+	}
+	return nil
+}
+
+// Scores returns the scores of the last Decode; ok is false when collection
+// is off or nothing was decoded yet.
+func (c *Context) Scores() (s Scores, ok bool) {
+	v := C.h2o_get_scores(c.c)
+	nKV, nHead, nCells, p := v.n_kv, v.n_head, v.n_cells, v.data
+	if p == nil {
+		return Scores{}, false
+	}
+	nLayer := c.nLayer
+	return Scores{
+		NLayer: nLayer, NHead: int(nHead), NCells: int(nCells), NKV: int(nKV),
+		Data: unsafe.Slice((*float32)(unsafe.Pointer(p)), nLayer*int(nHead)*int(nCells)),
+	}, true
+}
+
+// Cell is what a KV cell holds: a position of a sequence, or nothing (Pos -1).
+type Cell struct {
+	Pos int32
+	Seq int32
+}
+
+type cellBuffers struct {
+	pos []C.llama_pos
+	seq []C.llama_seq_id
+}
+
+// Cells fills out with the contents of cells [0, len(out)) and returns how
+// many were filled. Buffers are reused: no allocation once warmed up.
+func (c *Context) Cells(out []Cell) int {
+	n := len(out)
+	if n == 0 {
+		return 0
+	}
+	if cap(c.cells.pos) < n {
+		c.cells.pos = make([]C.llama_pos, n)
+		c.cells.seq = make([]C.llama_seq_id, n)
+	}
+	got := int(C.llama_h2o_get_cells(c.c, C.int32_t(n), &c.cells.pos[0], &c.cells.seq[0]))
+	for i := 0; i < got; i++ {
+		out[i] = Cell{Pos: int32(c.cells.pos[i]), Seq: int32(c.cells.seq[i])}
+	}
+	return max(got, 0)
+}
+
+// KeyRow copies the key of a layer stored in a cell into out (as float32,
+// pending position shifts applied first) and returns its length.
+func (c *Context) KeyRow(layer, cell int, out []float32) (int, error) {
+	if len(out) == 0 {
+		return 0, errors.New("key row: empty output buffer")
+	}
+	n := C.llama_h2o_get_k(c.c, C.int32_t(layer), C.int32_t(cell), (*C.float)(unsafe.Pointer(&out[0])), C.int32_t(len(out)))
+	if n < 0 {
+		return 0, fmt.Errorf("key row: layer %d cell %d unavailable", layer, cell)
+	}
+	return int(n), nil
+}
+
+// SoftmaxCapture sums, through llama.cpp's eval callback, the rows of one
+// named graph tensor per layer ("kq_soft_max" by default): an independent
+// reading of the softmax to verify the patch against.
+type SoftmaxCapture struct {
+	c *C.h2o_capture
+}
+
+// NewSoftmaxCapture allocates sums for nLayer x nHead x nKV cells.
+func NewSoftmaxCapture(name string, nLayer, nHead, nKV int) *SoftmaxCapture {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	return &SoftmaxCapture{c: C.h2o_capture_new(cname, C.int(nLayer), C.int(nHead), C.int(nKV))}
+}
+
+// Close frees the capture (after the context using it is closed).
+func (s *SoftmaxCapture) Close() {
+	if s != nil && s.c != nil {
+		C.h2o_capture_free(s.c)
+		s.c = nil
+	}
+}
+
+// Sums is the captured sum for (layer, head, cell).
+func (s *SoftmaxCapture) Sums() []float32 {
+	n := int(s.c.n_layer) * int(s.c.n_head) * int(s.c.n_kv)
+	return unsafe.Slice((*float32)(unsafe.Pointer(s.c.sums)), n)
+}
+
+// Reset zeroes the sums.
+func (s *SoftmaxCapture) Reset() {
+	clear(s.Sums())
+	s.c.seen = 0
+	s.c.max_kv = 0
+}
+
+// Seen is the number of tensors captured since Reset.
+func (s *SoftmaxCapture) Seen() int { return int(s.c.seen) }

@@ -1,0 +1,202 @@
+package binding
+
+import (
+	"math"
+	"testing"
+)
+
+const storyPrompt = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big red ball."
+
+func promptTokens(t *testing.T, m *Model) []Token {
+	toks, err := m.Tokenize(storyPrompt, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return toks
+}
+
+func rowSum(r []float32) float64 {
+	s := 0.0
+	for _, v := range r {
+		s += float64(v)
+	}
+	return s
+}
+
+// Softmax rows sum to 1, so each head's scores sum to the number of query
+// tokens (times the group size when query heads are folded into KV heads).
+func TestScoresSumToQueries(t *testing.T) {
+	m := loadStories(t)
+	info := m.Info()
+	toks := promptTokens(t, m)
+	for _, tc := range []struct {
+		mode  ScoresMode
+		heads int
+		per   float64
+	}{{ScoresQueryHead, info.NHead, 1}, {ScoresKVHead, info.NHeadKV, float64(info.NHead / info.NHeadKV)}} {
+		c := newCtx(t, m, ContextParams{NCtx: 256, Scores: tc.mode})
+		decodeAll(t, c, toks, 0)
+		s, ok := c.Scores()
+		if !ok || s.NHead != tc.heads || s.NLayer != info.NLayer || s.NKV < len(toks) {
+			t.Fatalf("mode %d: scores %v ok=%v", tc.mode, s.NHead, ok)
+		}
+		check := func(nq int) {
+			for l := 0; l < s.NLayer; l++ {
+				for h := 0; h < s.NHead; h++ {
+					want := float64(nq) * tc.per
+					if got := rowSum(s.Row(l, h)); math.Abs(got-want) > 1e-4*want {
+						t.Fatalf("mode %d layer %d head %d: sum %g, want %g", tc.mode, l, h, got, want)
+					}
+				}
+			}
+		}
+		check(len(toks))
+		// A single decoded token: one query.
+		b := NewBatch(1)
+		b.Add(42, int32(len(toks)), 0, true)
+		if err := c.Decode(b); err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+		s, _ = c.Scores()
+		check(1)
+	}
+}
+
+// The patch's scores equal the row sums of llama.cpp's own kq_soft_max tensor,
+// read through the eval callback.
+func TestScoresMatchSoftmaxCapture(t *testing.T) {
+	m := loadStories(t)
+	info := m.Info()
+	toks := promptTokens(t, m)
+	capture := NewSoftmaxCapture("kq_soft_max", info.NLayer, info.NHead, 256)
+	defer capture.Close()
+	c, err := NewContext(m, ContextParams{NCtx: 256, Scores: ScoresQueryHead, Capture: capture})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	capture.Reset() // context creation may run a warm-up decode
+	decodeAll(t, c, toks, 0)
+	if capture.Seen() != info.NLayer {
+		t.Fatalf("captured %d softmax tensors, want %d", capture.Seen(), info.NLayer)
+	}
+	s, _ := c.Scores()
+	sums := capture.Sums()
+	for l := 0; l < info.NLayer; l++ {
+		for h := 0; h < info.NHead; h++ {
+			row := s.Row(l, h)
+			for j := range row {
+				want := sums[(l*info.NHead+h)*256+j]
+				if math.Abs(float64(row[j]-want)) > 1e-5 {
+					t.Fatalf("layer %d head %d cell %d: %g vs softmax %g", l, h, j, row[j], want)
+				}
+			}
+		}
+	}
+	// KV-head mode is the group sum of the query-head mode.
+	ckv := newCtx(t, m, ContextParams{NCtx: 256, Scores: ScoresKVHead})
+	decodeAll(t, ckv, toks, 0)
+	skv, _ := ckv.Scores()
+	g := info.NHead / info.NHeadKV
+	for l := 0; l < info.NLayer; l++ {
+		for hk := 0; hk < info.NHeadKV; hk++ {
+			for j, v := range skv.Row(l, hk) {
+				want := float32(0)
+				for q := hk * g; q < (hk+1)*g; q++ {
+					want += sums[(l*info.NHead+q)*256+j]
+				}
+				if math.Abs(float64(v-want)) > 1e-5 {
+					t.Fatalf("kv head %d layer %d cell %d: %g vs %g", hk, l, j, v, want)
+				}
+			}
+		}
+	}
+}
+
+// Cells beyond the used range and cells of other sequences get exactly 0;
+// in a prompt, the first token gets attention from every query, the last only from itself.
+func TestScoresMasked(t *testing.T) {
+	m := loadStories(t)
+	toks := promptTokens(t, m)
+	c := newCtx(t, m, ContextParams{NCtx: 256, NSeqMax: 2, Scores: ScoresKVHead})
+	b := NewBatch(2 * len(toks))
+	defer b.Close()
+	for i, tk := range toks {
+		b.Add(tk, int32(i), 0, false)
+	}
+	for i, tk := range toks[:10] {
+		b.Add(tk, int32(i), 1, i == 9)
+	}
+	if err := c.Decode(b); err != nil {
+		t.Fatal(err)
+	}
+	cells := make([]Cell, c.NCtx())
+	c.Cells(cells)
+	// Decode one token of sequence 0: sequence 1's cells must receive nothing.
+	b.Clear()
+	b.Add(7, int32(len(toks)), 0, true)
+	if err := c.Decode(b); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := c.Scores()
+	seq1 := 0
+	for l := 0; l < s.NLayer; l++ {
+		for h := 0; h < s.NHead; h++ {
+			row := s.Data[(l*s.NHead+h)*s.NCells : (l*s.NHead+h+1)*s.NCells]
+			for j, v := range row {
+				empty := cells[j].Pos < 0 && j != len(toks)+10
+				if (cells[j].Seq == 1 || empty) && v != 0 {
+					t.Fatalf("layer %d head %d cell %d (seq %d pos %d) got %g, want exactly 0", l, h, j, cells[j].Seq, cells[j].Pos, v)
+				}
+				if cells[j].Seq == 1 {
+					seq1++
+				}
+			}
+		}
+	}
+	if seq1 == 0 {
+		t.Fatal("no cells of sequence 1 found")
+	}
+}
+
+// A prompt split into micro-batches gives the same totals as one batch.
+func TestScoresMicroBatches(t *testing.T) {
+	m := loadStories(t)
+	toks := promptTokens(t, m)
+	one := newCtx(t, m, ContextParams{NCtx: 256, NBatch: 256, NUbatch: 256, Scores: ScoresKVHead})
+	split := newCtx(t, m, ContextParams{NCtx: 256, NBatch: 256, NUbatch: 8, Scores: ScoresKVHead})
+	decodeAll(t, one, toks, 0)
+	decodeAll(t, split, toks, 0)
+	a, _ := one.Scores()
+	b, _ := split.Scores()
+	if a.NKV < len(toks) || b.NKV < len(toks) {
+		t.Fatalf("n_kv %d / %d < %d tokens", a.NKV, b.NKV, len(toks))
+	}
+	for l := 0; l < a.NLayer; l++ {
+		for h := 0; h < a.NHead; h++ {
+			ra, rb := a.Row(l, h), b.Row(l, h)
+			for j := 0; j < len(toks); j++ {
+				if math.Abs(float64(ra[j]-rb[j])) > 1e-4 {
+					t.Fatalf("layer %d head %d cell %d: one batch %g, micro-batches %g", l, h, j, ra[j], rb[j])
+				}
+			}
+		}
+	}
+}
+
+func TestScoresNoAllocs(t *testing.T) {
+	m := loadStories(t)
+	c := newCtx(t, m, ContextParams{NCtx: 256, Scores: ScoresKVHead})
+	decodeAll(t, c, promptTokens(t, m), 0)
+	cells := make([]Cell, 256)
+	c.Cells(cells)
+	allocs := testing.AllocsPerRun(100, func() {
+		s, _ := c.Scores()
+		_ = s.Row(0, 0)
+		c.Cells(cells)
+	})
+	if allocs != 0 {
+		t.Fatalf("%g allocations per score read", allocs)
+	}
+}

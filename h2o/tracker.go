@@ -1,0 +1,241 @@
+package h2o
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+)
+
+// Entry is one token held in the KV cache.
+type Entry struct {
+	Token int32   // vocabulary id
+	Index int64   // index in the whole stream (0-based, never reused)
+	Pos   int32   // current position in the KV cache
+	Score float64 // accumulated attention, per the score rule
+	sum   float64 // running sum (for the mean rule)
+	Age   int     // steps the token has been in the cache, counting the step it entered
+}
+
+// Tracker mirrors the KV cache of one sequence: its tokens in position order,
+// their scores, and the next position. It decides evictions; the caller
+// applies the returned Plan to the real cache.
+type Tracker struct {
+	cfg      Config
+	entries  []Entry
+	next     int64 // stream index of the next token
+	evicted  int64
+	scratch  []int
+	keepMask []bool
+}
+
+// NewTracker checks cfg and returns an empty tracker.
+func NewTracker(cfg Config) (*Tracker, error) {
+	cfg, err := cfg.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	return &Tracker{cfg: cfg}, nil
+}
+
+// Config is the normalised configuration.
+func (t *Tracker) Config() Config { return t.cfg }
+
+// Len is the number of tokens in the cache.
+func (t *Tracker) Len() int { return len(t.entries) }
+
+// Entries are the cached tokens in position order (read-only view).
+func (t *Tracker) Entries() []Entry { return t.entries }
+
+// Seen is the number of tokens ever appended.
+func (t *Tracker) Seen() int64 { return t.next }
+
+// Evicted is the number of tokens evicted so far.
+func (t *Tracker) Evicted() int64 { return t.evicted }
+
+// NextPos is the position the next appended token takes: its index in the
+// cache with rolling, its index in the stream without.
+func (t *Tracker) NextPos() int32 {
+	if t.cfg.Rolling {
+		return int32(len(t.entries))
+	}
+	return int32(t.next)
+}
+
+// MaxPos is the largest position in use (-1 when empty).
+func (t *Tracker) MaxPos() int32 {
+	if len(t.entries) == 0 {
+		return -1
+	}
+	return t.entries[len(t.entries)-1].Pos
+}
+
+// Append records tokens entering the cache and returns the positions to
+// decode them at (pos may be nil; else it must have room for len(tokens)).
+func (t *Tracker) Append(tokens []int32, pos []int32) []int32 {
+	pos = pos[:0]
+	for _, tok := range tokens {
+		p := t.NextPos()
+		t.entries = append(t.entries, Entry{Token: tok, Index: t.next, Pos: p})
+		t.next++
+		pos = append(pos, p)
+	}
+	return pos
+}
+
+// IndexOfPos returns the entry holding position p, or -1.
+func (t *Tracker) IndexOfPos(p int32) int {
+	if t.cfg.Rolling {
+		// positions are the indices 0..n-1
+		if p >= 0 && int(p) < len(t.entries) && t.entries[p].Pos == p {
+			return int(p)
+		}
+		return -1
+	}
+	i := sort.Search(len(t.entries), func(i int) bool { return t.entries[i].Pos >= p })
+	if i < len(t.entries) && t.entries[i].Pos == p {
+		return i
+	}
+	return -1
+}
+
+// AddStep adds one step's attention: step[i] is what entry i received in
+// this decode (tokens that just entered included). Every entry ages by one.
+func (t *Tracker) AddStep(step []float64) error {
+	if len(step) != len(t.entries) {
+		return fmt.Errorf("h2o: %d step scores for %d cached tokens", len(step), len(t.entries))
+	}
+	r := t.cfg.Score
+	for i := range t.entries {
+		e := &t.entries[i]
+		e.Age++
+		e.sum += step[i]
+		switch r.Kind {
+		case "mean":
+			e.Score = e.sum / float64(e.Age)
+		case "ema":
+			e.Score = r.Gamma*e.Score + step[i]
+		case "last":
+			e.Score = step[i]
+		default: // cum
+			e.Score = e.sum
+		}
+	}
+	return nil
+}
+
+// Reset forgets every token (the caller clears the cache).
+func (t *Tracker) Reset() {
+	t.entries = t.entries[:0]
+	t.next = 0
+	t.evicted = 0
+}
+
+// Plan is what the caller must do to the KV cache after an eviction:
+// remove the positions in Remove (ranges [P0, P1)), then apply Shifts in order.
+type Plan struct {
+	Remove  []Range
+	Shifts  []Shift
+	Evicted []Entry // the tokens that left, in position order
+}
+
+// Range is a half-open position range [P0, P1).
+type Range struct{ P0, P1 int32 }
+
+// Shift adds Delta to the positions in [P0, P1) (P1 = -1: to the end).
+type Shift struct {
+	P0, P1 int32
+	Delta  int32
+}
+
+// Empty reports whether the plan changes nothing.
+func (p Plan) Empty() bool { return len(p.Remove) == 0 }
+
+// Evict shrinks the cache to at most limit tokens (limit < 0: the budget) by
+// the policy, updates positions when rolling, and returns the plan to apply.
+// Full never evicts.
+func (t *Tracker) Evict(limit int) Plan {
+	if limit < 0 {
+		limit = t.cfg.Budget
+	}
+	n := len(t.entries)
+	if !t.cfg.Evicts() || n <= limit {
+		return Plan{}
+	}
+	keep := t.selectKeep(limit)
+	return t.apply(keep)
+}
+
+// selectKeep marks the entries to keep: the policy's protected tokens (sinks,
+// recent window) and, for h2o, the best-scoring others up to limit.
+func (t *Tracker) selectKeep(limit int) []bool {
+	n := len(t.entries)
+	t.keepMask = slices.Grow(t.keepMask[:0], n)[:n]
+	keep := t.keepMask
+	clear(keep)
+	recent := min(t.cfg.Recent, limit)
+	sinks := min(t.cfg.SinkTokens, limit-recent)
+	for i := n - recent; i < n; i++ {
+		keep[i] = true
+	}
+	for i := 0; i < sinks; i++ {
+		keep[i] = true
+	}
+	slots := limit - recent - sinks
+	if t.cfg.Policy != H2O || slots <= 0 {
+		return keep
+	}
+	// Candidates: everything between the sinks and the recent window, best
+	// score first; ties go to the more recent token (deterministic).
+	cand := t.scratch[:0]
+	for i := sinks; i < n-recent; i++ {
+		cand = append(cand, i)
+	}
+	slices.SortFunc(cand, func(a, b int) int {
+		sa, sb := t.entries[a].Score, t.entries[b].Score
+		switch {
+		case sa > sb:
+			return -1
+		case sa < sb:
+			return 1
+		}
+		return b - a
+	})
+	for _, i := range cand[:min(slots, len(cand))] {
+		keep[i] = true
+	}
+	t.scratch = cand
+	return keep
+}
+
+// apply drops the entries not kept and builds the cache plan.
+func (t *Tracker) apply(keep []bool) Plan {
+	var plan Plan
+	removedBefore := int32(0)
+	out := t.entries[:0]
+	for i := range t.entries {
+		e := t.entries[i]
+		if !keep[i] {
+			plan.Evicted = append(plan.Evicted, e)
+			if r := len(plan.Remove); r > 0 && plan.Remove[r-1].P1 == e.Pos {
+				plan.Remove[r-1].P1++
+			} else {
+				plan.Remove = append(plan.Remove, Range{e.Pos, e.Pos + 1})
+			}
+			removedBefore++
+			continue
+		}
+		if t.cfg.Rolling && removedBefore > 0 {
+			// a kept run after removals moves down by the number removed before it
+			if s := len(plan.Shifts); s > 0 && plan.Shifts[s-1].Delta == -removedBefore && plan.Shifts[s-1].P1 == e.Pos {
+				plan.Shifts[s-1].P1++
+			} else {
+				plan.Shifts = append(plan.Shifts, Shift{P0: e.Pos, P1: e.Pos + 1, Delta: -removedBefore})
+			}
+			e.Pos -= removedBefore
+		}
+		out = append(out, e)
+	}
+	t.entries = out
+	t.evicted += int64(len(plan.Evicted))
+	return plan
+}
