@@ -1,0 +1,90 @@
+// Package session drives a llama.cpp context with an H2O policy: it prefills
+// prompts (exactly or in bounded chunks), decodes and samples tokens, feeds
+// the attention scores to the policy and applies its evictions and position
+// shifts to the KV cache.
+package session
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/h2o-kv/h2o/binding"
+	"github.com/h2o-kv/h2o/h2o"
+)
+
+// PrefillMode says how a prompt enters an evicting cache.
+type PrefillMode string
+
+const (
+	// PrefillChunked decodes the prompt chunk by chunk and evicts after each
+	// chunk: the cache never exceeds Budget + Chunk cells, whatever the prompt length.
+	PrefillChunked PrefillMode = "chunked"
+	// PrefillFull attends the whole prompt exactly, then cuts the cache to the
+	// budget (the reference recipe); needs cells for the whole prompt.
+	PrefillFull PrefillMode = "full"
+)
+
+// ParsePrefillMode accepts chunked and full.
+func ParsePrefillMode(s string) (PrefillMode, error) {
+	switch m := PrefillMode(strings.ToLower(s)); m {
+	case PrefillChunked, PrefillFull:
+		return m, nil
+	case "":
+		return PrefillChunked, nil
+	}
+	return "", fmt.Errorf("prefill mode %q: want chunked or full", s)
+}
+
+// Options configure a session.
+type Options struct {
+	Policy  h2o.Config
+	Prefill PrefillMode
+	// Chunk is the prefill chunk (and micro-batch) size; 0 = 256.
+	Chunk int
+	// NCtx is the number of KV cells. 0 = the trained context for the full
+	// policy or full prefill, Budget + Chunk for chunked eviction.
+	NCtx         int
+	Threads      int
+	FlashAttn    string // on/off/auto; eviction by h2o needs it off
+	TypeK, TypeV string // KV cache types; "" = f16, or f32 for K when rolling (see docs)
+	// Scores selects how attention is reported; h2o needs it (default KV heads).
+	Scores binding.ScoresMode
+}
+
+const defaultChunk = 256
+
+func (o Options) normalize() (Options, error) {
+	var err error
+	if o.Policy, err = o.Policy.Normalize(); err != nil {
+		return o, err
+	}
+	if o.Prefill == "" {
+		o.Prefill = PrefillChunked
+	}
+	if o.Chunk <= 0 {
+		o.Chunk = defaultChunk
+	}
+	if o.Policy.NeedsScores() && o.Scores == binding.ScoresOff {
+		o.Scores = binding.ScoresKVHead
+	}
+	if o.TypeK == "" {
+		o.TypeK = "f16"
+		// Rolling re-rotates surviving keys at every eviction; in f16 the
+		// rounding error of each rotation accumulates (docs/DESIGN.md).
+		if o.Policy.Rolling && o.Policy.Evicts() {
+			o.TypeK = "f32"
+		}
+	}
+	return o, nil
+}
+
+// contextSize is the number of KV cells the session needs.
+func (o Options) contextSize(trained int) int {
+	if o.NCtx > 0 {
+		return o.NCtx
+	}
+	if !o.Policy.Evicts() || o.Prefill == PrefillFull {
+		return max(trained, o.Policy.Budget+o.Chunk)
+	}
+	return o.Policy.Budget + o.Chunk
+}
