@@ -24,7 +24,3 @@ func versionCommand() *cli.Command {
 		},
 	}
 }
-
-func commands() []*cli.Command {
-	return []*cli.Command{versionCommand()}
-}
