@@ -1,7 +1,93 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"fmt"
+	"strings"
+	"time"
 
+	"github.com/h2o-kv/h2o/gguf"
+	"github.com/urfave/cli/v2"
+)
+
+// ggufCommand writes random-weight models of real shapes (for speed work:
+// values do not change speed) and inspects GGUF files.
 func ggufCommand() *cli.Command {
-	return &cli.Command{Name: "gguf", Usage: "(not yet implemented)", Action: func(*cli.Context) error { return cli.Exit("gguf: not implemented yet", 2) }}
+	return &cli.Command{
+		Name:  "gguf",
+		Usage: "write random-weight Llama GGUF models of real shapes, or show a GGUF file's layout",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "random",
+				Usage:     "write a Llama model with seeded random weights (speed benchmarks only: the text is noise)",
+				ArgsUsage: " ",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "preset", Value: "tiny", Usage: "shape: " + strings.Join(gguf.PresetNames(), ", ")},
+					&cli.StringFlag{Name: "type", Value: "q4_0", Usage: "weight type: f32, f16, q8_0, q4_0"},
+					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "output `FILE`"},
+					&cli.Int64Flag{Name: "seed", Value: 1},
+					&cli.IntFlag{Name: "layers", Usage: "override the number of layers"},
+					&cli.IntFlag{Name: "ctx", Usage: "override the trained context length"},
+				},
+				Action: ggufRandomAction,
+			},
+			{
+				Name:      "info",
+				Usage:     "print a GGUF file's metadata and tensors",
+				ArgsUsage: "FILE",
+				Action:    ggufInfoAction,
+			},
+		},
+	}
+}
+
+func ggufRandomAction(c *cli.Context) error {
+	shape, err := gguf.Preset(c.String("preset"))
+	if err != nil {
+		return err
+	}
+	if n := c.Int("layers"); n > 0 {
+		shape.NLayer = n
+	}
+	if n := c.Int("ctx"); n > 0 {
+		shape.NCtx = n
+	}
+	typ, err := gguf.ParseTensorType(c.String("type"))
+	if err != nil {
+		return err
+	}
+	opts := gguf.LlamaOptions{Shape: shape, Type: typ, Seed: c.Int64("seed"), Name: "random-" + c.String("preset") + "-" + typ.String()}
+	size, err := opts.FileSize()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := gguf.WriteRandomLlama(c.String("output"), opts); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s: %s, %.2f B params, %.2f GiB in %.1fs\n", c.String("output"), opts.Name,
+		float64(opts.ParamCount())/1e9, float64(size)/(1<<30), time.Since(start).Seconds())
+	return nil
+}
+
+func ggufInfoAction(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return fmt.Errorf("gguf info: want one FILE")
+	}
+	info, err := gguf.ReadInfo(c.Args().First())
+	if err != nil {
+		return err
+	}
+	fmt.Printf("GGUF v%d, %d keys, %d tensors, data %.1f MiB at offset %d\n", info.Version, len(info.KV), len(info.Tensors),
+		float64(info.DataSize)/(1<<20), info.DataOffset)
+	for _, kv := range info.KV {
+		v := fmt.Sprint(kv.Value)
+		if kv.Type == gguf.TypeArray || len(v) > 80 {
+			v = fmt.Sprintf("[%d values]", kv.Len)
+		}
+		fmt.Printf("  %-40s %s\n", kv.Key, v)
+	}
+	for _, t := range info.Tensors {
+		fmt.Printf("  %-32s %-5s %v\n", t.Name, t.Type, t.Dims)
+	}
+	return nil
 }

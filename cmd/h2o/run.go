@@ -1,7 +1,109 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"fmt"
+	"os"
+	"time"
 
+	"github.com/h2o-kv/h2o/session"
+	"github.com/schollz/progressbar/v3"
+	"github.com/urfave/cli/v2"
+)
+
+const defaultPrompt = "The Debian package management system"
+
+// runCommand is the main job: one H2O generation end to end with progress.
 func runCommand() *cli.Command {
-	return &cli.Command{Name: "run", Usage: "(not yet implemented)", Action: func(*cli.Context) error { return cli.Exit("run: not implemented yet", 2) }}
+	flags := append(modelFlags(), policyFlags(-1, 128)...)
+	flags = append(flags,
+		&cli.StringFlag{Name: "prompt", Aliases: []string{"p"}, Value: defaultPrompt, Usage: "prompt text"},
+		&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read the prompt from `FILE`"},
+		&cli.IntFlag{Name: "n-predict", Aliases: []string{"n"}, Value: 512, Usage: "tokens to generate"},
+		&cli.Float64Flag{Name: "temp", Value: 0.8, Usage: "sampling temperature (0 = greedy)"},
+		&cli.Float64Flag{Name: "top-p", Value: 0.95, Usage: "nucleus sampling cut"},
+		&cli.Uint64Flag{Name: "seed", Value: 42, Usage: "sampling seed"},
+		&cli.BoolFlag{Name: "stream", Usage: "print tokens as they come instead of a progress bar"},
+	)
+	return &cli.Command{
+		Name:  "run",
+		Usage: "generate text with H2O eviction (default: h2o, budget 128, rolling) and show its progress",
+		Description: "Feeds the prompt, then samples --n-predict tokens while the cache keeps at most the budget:\n" +
+			"the heavy hitters (most attended tokens) and the most recent ones. Without -m the evaluation\n" +
+			"model in ../shared/models is used.",
+		Flags:  flags,
+		Action: runAction,
+	}
+}
+
+func runAction(c *cli.Context) error {
+	if !c.IsSet("mode") && !c.Bool("enable_h2o_generation") {
+		c.Set("mode", "h2o")
+		if !c.IsSet("enable_position_rolling") {
+			c.Set("enable_position_rolling", "true")
+		}
+	}
+	opts, err := sessionOptions(c)
+	if err != nil {
+		return err
+	}
+	prompt := c.String("prompt")
+	if f := c.String("file"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		prompt = string(b)
+	}
+	m, err := loadModel(c)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	s, err := session.New(m, opts)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	info := m.Info()
+	fmt.Fprintf(os.Stderr, "h2o: %s (%s, %d layers, trained context %d) | policy %s rolling=%v | %d KV cells, K %s\n",
+		m.Path(), info.Description, info.NLayer, info.NCtxTrain, s.Options().Policy, s.Options().Policy.Rolling,
+		s.Context().NCtx(), s.Options().TypeK)
+
+	toks, err := m.Tokenize(prompt, true, false)
+	if err != nil {
+		return err
+	}
+	if err := s.Feed(toks); err != nil {
+		return err
+	}
+	n := c.Int("n-predict")
+	gen := session.GenOptions{MaxTokens: n, Sampling: session.Sampling{Temperature: c.Float64("temp"), TopP: c.Float64("top-p"), Seed: c.Uint64("seed")}}
+	var onPiece func(string) bool
+	var bar *progressbar.ProgressBar
+	if c.Bool("stream") {
+		fmt.Print(prompt)
+		onPiece = func(p string) bool { fmt.Print(p); return true }
+	} else {
+		bar = progressbar.NewOptions(n, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("generating"),
+			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("tok"),
+			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+		onPiece = func(string) bool {
+			st := s.Stats()
+			bar.Describe(fmt.Sprintf("cache %d/%d, evicted %d", st.CacheUsed, max(s.Options().Policy.Budget, st.CacheUsed), st.Evictions))
+			bar.Add(1)
+			return true
+		}
+	}
+	res, err := s.Generate(gen, onPiece)
+	if bar != nil {
+		bar.Finish()
+		fmt.Print(prompt)
+		fmt.Print(res.Text)
+	}
+	fmt.Println()
+	st := s.Stats()
+	fmt.Fprintf(os.Stderr, "h2o: prompt %d tokens (%.1f t/s) | generated %d tokens (%.1f t/s) | cache %d tokens (budget %d) | %d evictions | finish: %s\n",
+		st.PromptTokens, st.PromptTPS(), st.GenTokens, st.GenTPS(), st.CacheUsed, s.Options().Policy.Budget, st.Evictions, res.Finish)
+	warnPastTrained(m, st)
+	return err
 }
