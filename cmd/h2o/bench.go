@@ -1,7 +1,133 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 
+	"github.com/h2o-kv/h2o/bench"
+	"github.com/h2o-kv/h2o/h2o"
+	"github.com/h2o-kv/h2o/session"
+	"github.com/urfave/cli/v2"
+)
+
+// benchCommand measures speed and KV memory per cache policy, llama-bench style.
 func benchCommand() *cli.Command {
-	return &cli.Command{Name: "bench", Usage: "(not yet implemented)", Action: func(*cli.Context) error { return cli.Exit("bench: not implemented yet", 2) }}
+	return &cli.Command{
+		Name:  "bench",
+		Usage: "prompt and generation speed and KV memory per cache policy (llama-bench conventions)",
+		Description: "Rows: each mode x budget x test. Tests: ppP (prompt of P tokens) and tgN @ dD (N tokens\n" +
+			"generated after D tokens of context; an evicting cache holds only its budget of them).\n" +
+			"Random token ids are used: speed does not depend on them.",
+		Flags: append(modelFlags(),
+			&cli.StringFlag{Name: "n-prompt", Aliases: []string{"p"}, Value: "512", Usage: "prompt sizes, comma-separated (0 = none)"},
+			&cli.StringFlag{Name: "n-gen", Aliases: []string{"n"}, Value: "128", Usage: "generation sizes (0 = none)"},
+			&cli.StringFlag{Name: "n-depth", Aliases: []string{"d"}, Value: "0", Usage: "context depths"},
+			&cli.IntFlag{Name: "repetitions", Aliases: []string{"r"}, Value: 5},
+			&cli.StringFlag{Name: "modes", Value: "full,h2o", Usage: "policies: full, h2o, window, sink"},
+			&cli.StringFlag{Name: "budgets", Value: "2048", Usage: "cache budgets B for evicting modes"},
+			&cli.Float64Flag{Name: "heavy-ratio", Value: 0.5, Usage: "h2o heavy hitters as a share of the budget"},
+			&cli.BoolFlag{Name: "rolling", Value: true, Usage: "position rolling for evicting modes"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "md", Usage: "md or json"},
+			&cli.StringFlag{Name: "note", Value: "", Usage: "a line printed under the table (e.g. 'random weights: speed only')"},
+		),
+		Action: benchAction,
+	}
+}
+
+func intList(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.Atoi(strings.TrimSuffix(strings.ToLower(f), "k"))
+		if err != nil || v < 0 {
+			return nil, fmt.Errorf("bad number %q in %q", f, s)
+		}
+		if strings.HasSuffix(strings.ToLower(f), "k") {
+			v *= 1024
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func benchAction(c *cli.Context) error {
+	prompts, err := intList(c.String("n-prompt"))
+	if err != nil {
+		return err
+	}
+	gens, err := intList(c.String("n-gen"))
+	if err != nil {
+		return err
+	}
+	depths, err := intList(c.String("n-depth"))
+	if err != nil {
+		return err
+	}
+	budgets, err := intList(c.String("budgets"))
+	if err != nil {
+		return err
+	}
+	var tests []bench.Test
+	for _, d := range depths {
+		for _, p := range prompts {
+			if p > 0 {
+				tests = append(tests, bench.Test{Prompt: p, Depth: d})
+			}
+		}
+		for _, n := range gens {
+			if n > 0 {
+				tests = append(tests, bench.Test{Gen: n, Depth: d})
+			}
+		}
+	}
+	var configs []h2o.Config
+	for _, name := range strings.Split(c.String("modes"), ",") {
+		pol, err := h2o.ParsePolicy(strings.TrimSpace(name))
+		if err != nil {
+			return err
+		}
+		if pol == h2o.Full {
+			configs = append(configs, h2o.Config{Policy: pol})
+			continue
+		}
+		for _, b := range budgets {
+			cfg, err := h2o.Config{Policy: pol, Budget: b, HeavyHitters: int(c.Float64("heavy-ratio") * float64(b)), Rolling: c.Bool("rolling")}.Normalize()
+			if err != nil {
+				return err
+			}
+			configs = append(configs, cfg)
+		}
+	}
+	m, err := loadModel(c)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	var rows []bench.Result
+	for _, cfg := range configs {
+		for _, t := range tests {
+			opts := session.Options{Policy: cfg, Chunk: c.Int("batch-size"), NCtx: c.Int("ctx-size"), Threads: c.Int("threads"),
+				FlashAttn: c.String("flash-attn"), TypeK: c.String("cache-type-k"), TypeV: c.String("cache-type-v")}
+			r := bench.Run(m, opts, t, c.Int("repetitions"), 42)
+			fmt.Fprintf(os.Stderr, "bench: %-22s %-14s %10.2f t/s %v\n", r.Mode, r.Test, r.Mean(), errText(r.Err))
+			rows = append(rows, r)
+		}
+	}
+	env := bench.NewEnv(m, c.Int("n-gpu-layers"), c.String("note"))
+	if c.String("output") == "json" {
+		return bench.WriteJSON(os.Stdout, env, rows)
+	}
+	bench.WriteMarkdown(os.Stdout, env, rows)
+	return nil
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return "(" + err.Error() + ")"
 }

@@ -1,0 +1,56 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/h2o-kv/h2o/binding"
+	"github.com/h2o-kv/h2o/h2o"
+	"github.com/h2o-kv/h2o/internal/testutil"
+	"github.com/h2o-kv/h2o/session"
+)
+
+func TestRunAndTables(t *testing.T) {
+	m, err := binding.LoadModel(testutil.Stories260K(t), binding.ModelParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	cfg, _ := h2o.Config{Policy: h2o.H2O, Budget: 64, HeavyHitters: 32, Rolling: true}.Normalize()
+	rows := []Result{
+		Run(m, session.Options{Policy: h2o.Config{Policy: h2o.Full}, Threads: 1}, Test{Gen: 16, Depth: 100}, 2, 1),
+		Run(m, session.Options{Policy: cfg, Threads: 1}, Test{Gen: 16, Depth: 300}, 2, 1),
+		Run(m, session.Options{Policy: cfg, Threads: 1}, Test{Prompt: 200}, 1, 1),
+		Run(m, session.Options{Policy: h2o.Config{Policy: h2o.Full}, NCtx: 256, Threads: 1}, Test{Gen: 16, Depth: 300}, 1, 1),
+	}
+	for _, r := range rows[:3] {
+		if r.Err != nil || len(r.TPS) == 0 || r.Mean() <= 0 {
+			t.Fatalf("%s %s: %+v", r.Mode, r.Test, r)
+		}
+	}
+	if rows[1].CacheUsed != 64 || rows[0].CacheUsed != 116 {
+		t.Fatalf("cache used: h2o %d, full %d", rows[1].CacheUsed, rows[0].CacheUsed)
+	}
+	if rows[3].Err == nil {
+		t.Fatal("full cache of 256 cells held 316 tokens")
+	}
+	if want := int64(256) * 5 * (64 / 8 * 4) * (4 + 2); rows[1].KVBytes != want { // f32 K (rolling), f16 V
+		t.Fatalf("KV bytes %d, want %d", rows[1].KVBytes, want)
+	}
+	var md, js bytes.Buffer
+	env := NewEnv(m, 0, "note")
+	WriteMarkdown(&md, env, rows)
+	if !strings.Contains(md.String(), "| stories260K |") || !strings.Contains(md.String(), "tg16 @ d300") || !strings.Contains(md.String(), "failed") {
+		t.Fatalf("markdown:\n%s", md.String())
+	}
+	if err := WriteJSON(&js, env, rows); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(js.String()), "\n")
+	var row map[string]any
+	if len(lines) != 4 || json.Unmarshal([]byte(lines[1]), &row) != nil || row["test"] != "tg16 @ d300" || row["avg_ts"].(float64) <= 0 {
+		t.Fatalf("json: %s", js.String())
+	}
+}
