@@ -1,0 +1,49 @@
+// Command leakloop loads a model, generates with an H2O session and closes
+// everything, several times: run it under valgrind (scripts/leakcheck.sh) to
+// check that every C allocation has an owner that frees it.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/h2o-kv/h2o/binding"
+	"github.com/h2o-kv/h2o/h2o"
+	"github.com/h2o-kv/h2o/session"
+)
+
+func main() {
+	model := flag.String("m", "", "GGUF model")
+	loops := flag.Int("loops", 3, "load/generate/close cycles")
+	flag.Parse()
+	for i := 0; i < *loops; i++ {
+		if err := cycle(*model); err != nil {
+			fmt.Fprintln(os.Stderr, "leakloop:", err)
+			os.Exit(1)
+		}
+	}
+	fmt.Println("leakloop: done")
+}
+
+func cycle(path string) error {
+	m, err := binding.LoadModel(path, binding.ModelParams{})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	s, err := session.New(m, session.Options{Policy: h2o.Config{Policy: h2o.H2O, Budget: 32, HeavyHitters: 16, Rolling: true}, Threads: 1})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	toks, err := m.Tokenize("Once upon a time", true, false)
+	if err != nil {
+		return err
+	}
+	if err := s.Feed(toks); err != nil {
+		return err
+	}
+	_, err = s.Generate(session.GenOptions{MaxTokens: 64}, nil)
+	return err
+}
