@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/h2o-kv/h2o/bench"
+	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/h2o"
 	"github.com/h2o-kv/h2o/session"
 	"github.com/urfave/cli/v2"
@@ -31,6 +32,7 @@ func benchCommand() *cli.Command {
 			&cli.BoolFlag{Name: "rolling", Value: true, Usage: "position rolling for evicting modes"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "md", Usage: "md or json"},
 			&cli.StringFlag{Name: "note", Value: "", Usage: "a line printed under the table (e.g. 'random weights: speed only')"},
+			&cli.BoolFlag{Name: "scores", Usage: "also collect attention scores in modes that do not need them (measures the patch's cost)"},
 		),
 		Action: benchAction,
 	}
@@ -112,6 +114,9 @@ func benchAction(c *cli.Context) error {
 		for _, t := range tests {
 			opts := session.Options{Policy: cfg, Chunk: c.Int("batch-size"), NCtx: c.Int("ctx-size"), Threads: c.Int("threads"),
 				FlashAttn: c.String("flash-attn"), TypeK: c.String("cache-type-k"), TypeV: c.String("cache-type-v")}
+			if c.Bool("scores") {
+				opts.Scores = binding.ScoresKVHead
+			}
 			r := bench.Run(m, opts, t, c.Int("repetitions"), 42)
 			fmt.Fprintf(os.Stderr, "bench: %-22s %-14s %10.2f t/s %v\n", r.Mode, r.Test, r.Mean(), errText(r.Err))
 			rows = append(rows, r)
