@@ -8,6 +8,7 @@ import (
 	"github.com/h2o-kv/h2o/session"
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 )
 
 const defaultPrompt = "The Debian package management system"
@@ -80,10 +81,22 @@ func runAction(c *cli.Context) error {
 	gen := session.GenOptions{MaxTokens: n, Sampling: session.Sampling{Temperature: c.Float64("temp"), TopP: c.Float64("top-p"), Seed: c.Uint64("seed")}}
 	var onPiece func(string) bool
 	var bar *progressbar.ProgressBar
-	if c.Bool("stream") {
+	switch {
+	case c.Bool("stream"):
 		fmt.Print(prompt)
 		onPiece = func(p string) bool { fmt.Print(p); return true }
-	} else {
+	case !term.IsTerminal(int(os.Stderr.Fd())):
+		// a log, not a terminal: a plain line every tenth of the run
+		done := 0
+		onPiece = func(string) bool {
+			done++
+			if done%max(n/10, 1) == 0 {
+				st := s.Stats()
+				fmt.Fprintf(os.Stderr, "h2o: %d/%d tokens, cache %d, evicted %d\n", done, n, st.CacheUsed, st.Evictions)
+			}
+			return true
+		}
+	default:
 		bar = progressbar.NewOptions(n, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("generating"),
 			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("tok"),
 			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
@@ -95,8 +108,10 @@ func runAction(c *cli.Context) error {
 		}
 	}
 	res, err := s.Generate(gen, onPiece)
-	if bar != nil {
-		bar.Finish()
+	if !c.Bool("stream") {
+		if bar != nil {
+			bar.Finish()
+		}
 		fmt.Print(prompt)
 		fmt.Print(res.Text)
 	}
