@@ -19,6 +19,7 @@ const (
 	ScoresOff       ScoresMode = C.LLAMA_H2O_SCORES_OFF
 	ScoresKVHead    ScoresMode = C.LLAMA_H2O_SCORES_KV_HEAD // query heads of a GQA group summed
 	ScoresQueryHead ScoresMode = C.LLAMA_H2O_SCORES_Q_HEAD  // one row per query head
+	ScoresLayer     ScoresMode = C.LLAMA_H2O_SCORES_LAYER   // one row per layer, all heads summed
 )
 
 // Scores is the attention each KV cell received during the last Decode,

@@ -33,7 +33,7 @@ func TestScoresSumToQueries(t *testing.T) {
 		mode  ScoresMode
 		heads int
 		per   float64
-	}{{ScoresQueryHead, info.NHead, 1}, {ScoresKVHead, info.NHeadKV, float64(info.NHead / info.NHeadKV)}} {
+	}{{ScoresQueryHead, info.NHead, 1}, {ScoresKVHead, info.NHeadKV, float64(info.NHead / info.NHeadKV)}, {ScoresLayer, 1, float64(info.NHead)}} {
 		c := newCtx(t, m, ContextParams{NCtx: 256, Scores: tc.mode})
 		decodeAll(t, c, toks, 0)
 		s, ok := c.Scores()
@@ -91,6 +91,21 @@ func TestScoresMatchSoftmaxCapture(t *testing.T) {
 				if math.Abs(float64(row[j]-want)) > 1e-5 {
 					t.Fatalf("layer %d head %d cell %d: %g vs softmax %g", l, h, j, row[j], want)
 				}
+			}
+		}
+	}
+	// Layer mode is the sum over all heads.
+	cl := newCtx(t, m, ContextParams{NCtx: 256, Scores: ScoresLayer})
+	decodeAll(t, cl, toks, 0)
+	sl, _ := cl.Scores()
+	for l := 0; l < info.NLayer; l++ {
+		for j, v := range sl.Row(l, 0) {
+			want := float32(0)
+			for q := 0; q < info.NHead; q++ {
+				want += sums[(l*info.NHead+q)*256+j]
+			}
+			if math.Abs(float64(v-want)) > 1e-5 {
+				t.Fatalf("layer %d cell %d: layer score %g vs %g", l, j, v, want)
 			}
 		}
 	}

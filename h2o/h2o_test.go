@@ -30,8 +30,8 @@ func TestConfigRecipeMapping(t *testing.T) {
 		{Policy: H2O, Budget: 64, HeavyHitters: 64},  // H = B: nothing recent
 		{Policy: H2O, Budget: 64, HeavyHitters: 100}, // H > B
 		{Policy: H2O, Budget: 0, HeavyHitters: -1},
-		{Policy: Sink, Budget: 4},                      // sinks fill it
-		{Policy: Window, Budget: 10, Recent: 20},       // recent > budget
+		{Policy: Sink, Budget: 4},                // sinks fill it
+		{Policy: Window, Budget: 10, Recent: 20}, // recent > budget
 		{Policy: H2O, Budget: 10, HeavyHitters: 2, SinkTokens: 3},
 	} {
 		if _, err := bad.Normalize(); err == nil {

@@ -65,7 +65,12 @@ func (o Options) normalize() (Options, error) {
 		o.Chunk = defaultChunk
 	}
 	if o.Policy.NeedsScores() && o.Scores == binding.ScoresOff {
+		// Summed scores need only one row per layer: the least data per token.
+		// The normalising aggregations need each head's row.
 		o.Scores = binding.ScoresKVHead
+		if o.Policy.Aggregate == h2o.AggSum {
+			o.Scores = binding.ScoresLayer
+		}
 	}
 	if o.TypeK == "" {
 		o.TypeK = "f16"
