@@ -1,7 +1,151 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 
+	"github.com/h2o-kv/h2o/binding"
+	"github.com/h2o-kv/h2o/session"
+	"github.com/h2o-kv/h2o/stream"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+)
+
+// streamCommand is the recipe's "infinite" streaming demo (run_streaming.py).
 func streamCommand() *cli.Command {
-	return &cli.Command{Name: "stream", Usage: "(not yet implemented)", Action: func(*cli.Context) error { return cli.Exit("stream: not implemented yet", 2) }}
+	flags := append(modelFlags(), policyFlags(128, 256)...)
+	flags = append(flags,
+		&cli.StringFlag{Name: "input-path", Aliases: []string{"input_path", "data_root", "data-root"}, Value: "data/",
+			Usage: "MT-Bench questions: a `DIR` holding mt_bench.jsonl (the recipe's data_root) or question.jsonl, or the JSONL file itself"},
+		&cli.IntFlag{Name: "max-gen-len", Aliases: []string{"max_gen_len"}, Value: 1000, Usage: "new tokens per turn at most (greedy, until EOS)"},
+		&cli.IntFlag{Name: "loop", Value: 1, Usage: "cycle the dataset `N` times, all in one conversation"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no prompts or generated text on stdout"},
+		&cli.StringFlag{Name: "json-stats", Usage: "write one JSON line per sample to `FILE` as each sample ends"},
+		&cli.BoolFlag{Name: "no-evict-for-space", Usage: "do not make room for prompt + max-gen-len before each prompt (the recipe's evict_for_space, dead code there); evict only as tokens arrive"},
+	)
+	return &cli.Command{
+		Name:  "stream",
+		Usage: "the recipe's streaming demo: all MT-Bench turns as one endless conversation, with live progress",
+		Description: "Appends every turn of every question as \"USER: <turn>\\n\\nASSISTANT: \" (with BOS, as the recipe's\n" +
+			"tokenizer) to one conversation and answers it greedily, streaming words to stdout. With an evicting\n" +
+			"policy the cache keeps its budget forever; with --mode full it grows until the context is full, which\n" +
+			"ends the run with an error (the recipe's expected failure). Progress and the summary go to stderr.",
+		Flags:  flags,
+		Action: streamAction,
+	}
+}
+
+func streamAction(c *cli.Context) error {
+	opts, err := sessionOptions(c)
+	if err != nil {
+		return err
+	}
+	if c.Int("loop") < 1 {
+		return fmt.Errorf("--loop must be at least 1 (got %d)", c.Int("loop"))
+	}
+	if c.Int("max-gen-len") < 1 {
+		return fmt.Errorf("--max-gen-len must be at least 1 (got %d)", c.Int("max-gen-len"))
+	}
+	path, err := stream.ResolveInput(c.String("input-path"))
+	if err != nil {
+		return err
+	}
+	qs, err := stream.Load(path)
+	if err != nil {
+		return err
+	}
+	turns := stream.Flatten(qs)
+
+	var statsOut *os.File
+	if p := c.String("json-stats"); p != "" {
+		if statsOut, err = os.Create(p); err != nil {
+			return err
+		}
+		defer statsOut.Close()
+	}
+	m, err := loadModel(c)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	s, err := session.New(m, opts)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+
+	pol := s.Options().Policy
+	budget := pol.Budget
+	if !pol.Evicts() {
+		budget = s.Context().NCtx()
+	}
+	info := m.Info()
+	fmt.Fprintf(os.Stderr, "h2o: %s (%d layers, trained context %d) | policy %s rolling=%v | %d KV cells, K %s\n",
+		m.Path(), info.NLayer, info.NCtxTrain, pol, pol.Rolling, s.Context().NCtx(), s.Options().TypeK)
+	fmt.Fprintf(os.Stderr, "h2o: %s: %d questions, %d turns x %d loops, max %d new tokens per turn\n",
+		path, len(qs), len(turns), c.Int("loop"), c.Int("max-gen-len"))
+
+	cfg := stream.Config{
+		MaxGenLen: c.Int("max-gen-len"), Loops: c.Int("loop"), Budget: budget,
+		EvictForSpace: pol.Evicts() && !c.Bool("no-evict-for-space"),
+		Memory:        stream.MemorySampler(binding.HasGPU()),
+		Progress:      progressReporter(c.Bool("quiet")),
+	}
+	if !c.Bool("quiet") {
+		cfg.Text = os.Stdout
+	}
+	if statsOut != nil {
+		cfg.Stats = statsOut
+	}
+
+	// Ctrl-C ends the run cleanly: terminal restored, summary printed.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, runErr := stream.Run(ctx, s, m, turns, cfg)
+	cfg.Progress.Close()
+	fmt.Fprintln(os.Stderr)
+	if err := stream.WriteSummary(os.Stderr, res); err != nil {
+		return err
+	}
+	warnPastTrained(m, s.Stats())
+	if statsOut != nil {
+		if err := statsOut.Close(); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	switch {
+	case runErr == nil:
+		return nil
+	case errors.Is(runErr, context.Canceled):
+		return cli.Exit(fmt.Sprintf("h2o: stream: interrupted at %v", runErr), 130)
+	case errors.Is(runErr, session.ErrContextFull):
+		return fmt.Errorf("stream: the %s cache ran out of room at %v", pol.Policy, runErr)
+	}
+	return fmt.Errorf("stream: %w", runErr)
+}
+
+// progressReporter refreshes a status line in place when stderr is a
+// terminal (on its last row when the text shares it), else prints a line
+// per sample.
+func progressReporter(quiet bool) stream.Reporter {
+	fd := int(os.Stderr.Fd())
+	if !term.IsTerminal(fd) {
+		return stream.NewLineReporter(os.Stderr)
+	}
+	size := func() (int, int, error) { return term.GetSize(fd) }
+	return stream.NewTTYReporter(os.Stderr, size, !quiet && sameTerminal(os.Stdout, os.Stderr))
+}
+
+// sameTerminal reports whether a and b are the same terminal device.
+func sameTerminal(a, b *os.File) bool {
+	if !term.IsTerminal(int(a.Fd())) {
+		return false
+	}
+	sa, err1 := a.Stat()
+	sb, err2 := b.Stat()
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
 }
