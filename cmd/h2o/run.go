@@ -55,16 +55,12 @@ func runAction(c *cli.Context) error {
 		}
 		prompt = string(b)
 	}
-	m, err := loadModel(c)
+	s, closeAll, err := openSession(c, opts)
 	if err != nil {
 		return err
 	}
-	defer m.Close()
-	s, err := session.New(m, opts)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
+	defer closeAll()
+	m := s.Model()
 	info := m.Info()
 	fmt.Fprintf(os.Stderr, "h2o: %s (%s, %d layers, trained context %d) | policy %s rolling=%v | %d KV cells, K %s\n",
 		m.Path(), info.Description, info.NLayer, info.NCtxTrain, s.Options().Policy, s.Options().Policy.Rolling,

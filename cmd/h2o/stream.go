@@ -67,16 +67,12 @@ func streamAction(c *cli.Context) error {
 		}
 		defer statsOut.Close()
 	}
-	m, err := loadModel(c)
+	s, closeAll, err := openSession(c, opts)
 	if err != nil {
 		return err
 	}
-	defer m.Close()
-	s, err := session.New(m, opts)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
+	defer closeAll()
+	m := s.Model()
 
 	pol := s.Options().Policy
 	budget := pol.Budget

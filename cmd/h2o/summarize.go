@@ -116,19 +116,11 @@ func summarizeAction(c *cli.Context) error {
 	return err
 }
 
-// tinyModelParams: below this size one thread beats llama.cpp's thread pool,
-// whose barriers dominate tiny matrices (14 min instead of 11 s for 20 XSUM
-// samples of stories260K on a busy 2-core machine).
-const tinyModelParams = 5_000_000
-
 // summarizeSessionOptions are the flags' session options; a tiny model runs
 // on one thread unless -t is given.
 func summarizeSessionOptions(c *cli.Context, m *binding.Model) (session.Options, error) {
 	so, err := sessionOptions(c)
-	if err == nil && !c.IsSet("threads") && m.Info().NParams < tinyModelParams {
-		so.Threads = 1
-	}
-	return so, err
+	return withThreadDefault(c, m, so), err
 }
 
 func summarizeOptions(c *cli.Context) (summarize.Options, error) {
