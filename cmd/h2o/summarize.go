@@ -14,6 +14,7 @@ import (
 	"github.com/h2o-kv/h2o/summarize"
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 )
 
 const summarizeDescription = `The summarization task of the H2O recipe (h2o_hf/run_summarization.py).
@@ -177,7 +178,7 @@ func evaluateBudget(c *cli.Context, m *binding.Model, so session.Options, recs [
 	}
 	defer s.Close()
 	fmt.Fprintf(os.Stderr, "h2o: %s | %d KV cells | %d samples%s\n", summarize.RunLabel(s.Options(), o), s.Context().NCtx(), n, outNote(o.OutputPath))
-	bar := &summaryBar{tag: tag, running: c.Bool("print-running")}
+	bar := &summaryBar{tag: tag, running: c.Bool("print-running"), plain: !term.IsTerminal(int(os.Stderr.Fd()))}
 	sum, err := summarize.Evaluate(s, recs, n, o, bar)
 	bar.finish()
 	return sum, err
@@ -283,6 +284,9 @@ type summaryBar struct {
 	tag     string
 	running bool
 	bar     *progressbar.ProgressBar
+	plain   bool // stderr is a log, not a terminal: a line every tenth instead of a bar
+	total   int
+	n       int
 }
 
 func (b *summaryBar) Start(total, done int) {
@@ -296,7 +300,9 @@ func (b *summaryBar) Start(total, done int) {
 	b.bar = progressbar.NewOptions(total-done, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription(desc),
 		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("samples"),
 		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionSetRenderBlankState(true), progressbar.OptionClearOnFinish())
+		progressbar.OptionSetRenderBlankState(true), progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetVisibility(!b.plain))
+	b.total = total - done
 }
 
 func (b *summaryBar) Sample(_ *summarize.Line, avg *summarize.Averages) {
@@ -304,8 +310,12 @@ func (b *summaryBar) Sample(_ *summarize.Line, avg *summarize.Averages) {
 		b.bar.Clear()
 		fmt.Println(avg.Running())
 	}
-	b.bar.Describe(strings.TrimSpace(fmt.Sprintf("%s ROUGE-2 %.4f", b.tag, avg.Rouge2())))
+	desc := strings.TrimSpace(fmt.Sprintf("%s ROUGE-2 %.4f", b.tag, avg.Rouge2()))
+	b.bar.Describe(desc)
 	b.bar.Add(1)
+	if b.n++; b.plain && b.n%max(b.total/10, 1) == 0 {
+		fmt.Fprintf(os.Stderr, "h2o: summarize %d/%d, %s\n", b.n, b.total, desc)
+	}
 }
 
 func (b *summaryBar) finish() {
