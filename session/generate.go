@@ -10,6 +10,9 @@ type GenOptions struct {
 	MaxTokens int      // new tokens at most (0 = until EOS or the context ends)
 	Stop      []string // generation ends at the first stop string, which is cut
 	Sampling  Sampling
+	// TextOnly keeps only the text (and the token count): no per-token
+	// records, so memory grows by the text alone in a long generation.
+	TextOnly bool
 }
 
 // FinishReason says why a generation ended.
@@ -23,6 +26,7 @@ const (
 // Result is one generation.
 type Result struct {
 	Text        string // generated text, cut at the first stop string
+	NTokens     int    // tokens generated
 	Tokens      []int32
 	Pieces      []string // text of each token
 	Logprobs    []float64
@@ -51,13 +55,16 @@ func (s *Session) Generate(opts GenOptions, onPiece func(piece string) bool) (Re
 			break
 		}
 		piece := s.model.Piece(tok, false)
-		res.Tokens = append(res.Tokens, tok)
-		res.Pieces = append(res.Pieces, piece)
-		res.Logprobs = append(res.Logprobs, lp)
-		if top != nil {
-			res.TopLogprobs = append(res.TopLogprobs, top)
+		res.NTokens++
+		if !opts.TextOnly {
+			res.Tokens = append(res.Tokens, tok)
+			res.Pieces = append(res.Pieces, piece)
+			res.Logprobs = append(res.Logprobs, lp)
+			if top != nil {
+				res.TopLogprobs = append(res.TopLogprobs, top)
+			}
+			res.Offsets = append(res.Offsets, text.Len())
 		}
-		res.Offsets = append(res.Offsets, text.Len())
 		text.WriteString(piece)
 		if cut, ok := cutAtStop(text.String(), opts.Stop); ok {
 			res.Text = cut

@@ -74,7 +74,7 @@ func runAction(c *cli.Context) error {
 		return err
 	}
 	n := c.Int("n-predict")
-	gen := session.GenOptions{MaxTokens: n, Sampling: session.Sampling{Temperature: c.Float64("temp"), TopP: c.Float64("top-p"), Seed: c.Uint64("seed")}}
+	gen := session.GenOptions{MaxTokens: n, TextOnly: true, Sampling: session.Sampling{Temperature: c.Float64("temp"), TopP: c.Float64("top-p"), Seed: c.Uint64("seed")}}
 	var onPiece func(string) bool
 	var bar *progressbar.ProgressBar
 	switch {
