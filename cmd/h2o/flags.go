@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -41,7 +42,8 @@ func policyFlags(heavy, window int) []cli.Flag {
 		&cli.IntFlag{Name: "num_window_length", Aliases: []string{"num-window-length", "budget", "B"}, Value: window, Usage: "cache budget B in tokens (heavy hitters + recent)"},
 		&cli.BoolFlag{Name: "enable_position_rolling", Aliases: []string{"enable-position-rolling", "rolling"}, Usage: "kept tokens take their index in the cache as position (generate past the trained context)"},
 		&cli.IntFlag{Name: "sink-tokens", Aliases: []string{"keep-first"}, Usage: "first tokens never evicted (sink mode default 4; h2o default 0)"},
-		&cli.IntFlag{Name: "recent", Usage: "recent window for window/sink mode (0 = the rest of the budget)"},
+		&cli.IntFlag{Name: "recent", Usage: "recent window R (h2o: heavy hitters become B - R; window/sink: 0 = the rest of the budget)"},
+		&cli.Float64Flag{Name: "recent-share", Usage: "recent window as a share of the budget, 0 < F < 1 (h2o; the recipe's is 0.5)"},
 		&cli.StringFlag{Name: "h2o-score", Value: "cum", Usage: "score rule: cum (recipe) | mean | last | ema:G"},
 		&cli.StringFlag{Name: "h2o-aggregate", Value: "sum", Usage: "per-token score from layers/heads: sum | layer-mean | max"},
 		&cli.StringFlag{Name: "prefill", Value: "chunked", Usage: "prompt reading with eviction: chunked (bounded memory) | full (exact recipe, needs the whole prompt in memory)"},
@@ -71,9 +73,22 @@ func policyConfig(c *cli.Context) (h2o.Config, error) {
 	if err != nil {
 		return h2o.Config{}, err
 	}
+	heavy, budget := c.Int("num_heavy_hitter_tokens"), c.Int("num_window_length")
+	if pol == h2o.H2O {
+		switch {
+		case c.IsSet("recent-share"):
+			f := c.Float64("recent-share")
+			if f <= 0 || f >= 1 {
+				return h2o.Config{}, fmt.Errorf("--recent-share %g: want 0 < F < 1", f)
+			}
+			heavy = budget - max(1, int(math.Round(f*float64(budget))))
+		case c.IsSet("recent"):
+			heavy = budget - c.Int("recent")
+		}
+	}
 	cfg := h2o.Config{
-		Policy: pol, Budget: c.Int("num_window_length"), HeavyHitters: c.Int("num_heavy_hitter_tokens"),
-		Recent: c.Int("recent"), SinkTokens: c.Int("sink-tokens"), Rolling: c.Bool("enable_position_rolling"),
+		Policy: pol, Budget: budget, HeavyHitters: heavy,
+		Recent: recentFor(pol, c.Int("recent")), SinkTokens: c.Int("sink-tokens"), Rolling: c.Bool("enable_position_rolling"),
 		Aggregate: agg, Score: score,
 	}
 	return cfg.Normalize()
@@ -165,4 +180,13 @@ func openSession(c *cli.Context, opts session.Options) (s *session.Session, clos
 		return nil, nil, err
 	}
 	return s, func() { s.Close(); m.Close() }, nil
+}
+
+// recentFor passes --recent to the policies that take it directly (h2o
+// derives its recent window from the heavy hitters).
+func recentFor(p h2o.Policy, recent int) int {
+	if p == h2o.H2O {
+		return 0
+	}
+	return recent
 }
