@@ -1,0 +1,140 @@
+// Package eval measures the quality of KV-cache policies on text: the
+// perplexity of every token read in streaming order (the cache evolves
+// exactly as in generation), and, against a full cache run in lockstep on
+// the same tokens, the KL divergence of the next-token distributions and
+// the agreement of their top-1 tokens.
+package eval
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/h2o-kv/h2o/binding"
+)
+
+// ErrNoInput is returned when there is nothing to evaluate: no input paths,
+// empty directories, or documents with fewer than two tokens.
+var ErrNoInput = errors.New("no text to evaluate")
+
+// Input is one text document.
+type Input struct {
+	Name string
+	Text string
+}
+
+// ReadInputs reads the files named by paths, in order; a directory gives its
+// regular files in name order (hidden files and subdirectories skipped).
+// maxDocs > 0 keeps only the first maxDocs documents.
+func ReadInputs(paths []string, maxDocs int) ([]Input, error) {
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("%w: no input files or directories given", ErrNoInput)
+	}
+	var files []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("input: %w", err)
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		ents, err := os.ReadDir(p)
+		if err != nil {
+			return nil, fmt.Errorf("input: %w", err)
+		}
+		var names []string
+		for _, e := range ents {
+			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+				names = append(names, e.Name())
+			}
+		}
+		if len(names) == 0 {
+			return nil, fmt.Errorf("%w: directory %s holds no files", ErrNoInput, p)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			files = append(files, filepath.Join(p, n))
+		}
+	}
+	if maxDocs > 0 && len(files) > maxDocs {
+		files = files[:maxDocs]
+	}
+	out := make([]Input, 0, len(files))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("input: %w", err)
+		}
+		out = append(out, Input{Name: f, Text: string(b)})
+	}
+	return out, nil
+}
+
+// Doc is a tokenised document. The first Prefix tokens (BOS and the first
+// text token) are fed before scoring; every later token is predicted.
+type Doc struct {
+	Name   string
+	Tokens []int32
+	Prefix int
+}
+
+// Scored is the number of tokens whose negative log-likelihood is measured.
+func (d Doc) Scored() int { return max(len(d.Tokens)-d.Prefix, 0) }
+
+// TokenizeOptions select and cut documents.
+type TokenizeOptions struct {
+	MaxTokens int // keep the first MaxTokens tokens of each document (0 = all; BOS counts)
+	MinTokens int // skip documents of fewer tokens than this (BOS included, before the cut)
+	MaxDocs   int // keep the first MaxDocs documents that pass MinTokens (0 = all)
+}
+
+// Tokenize turns inputs into documents (BOS added when the model wants it).
+// Documents with nothing to score (empty, or one token) or shorter than
+// MinTokens are skipped and named in skipped; no document left is an error.
+func Tokenize(m *binding.Model, inputs []Input, o TokenizeOptions) (docs []Doc, skipped []string, err error) {
+	info := m.Info()
+	for _, in := range inputs {
+		if o.MaxDocs > 0 && len(docs) == o.MaxDocs {
+			break
+		}
+		toks, err := m.Tokenize(in.Text, true, false)
+		if err != nil {
+			return nil, nil, fmt.Errorf("tokenize %s: %w", in.Name, err)
+		}
+		prefix := 1
+		if info.AddBOS && len(toks) > 0 && toks[0] == info.BOS {
+			prefix = 2
+		}
+		if len(toks) < o.MinTokens || len(toks) <= prefix {
+			skipped = append(skipped, fmt.Sprintf("%s (%d tokens)", in.Name, len(toks)))
+			continue
+		}
+		if o.MaxTokens > 0 && len(toks) > o.MaxTokens {
+			toks = toks[:max(o.MaxTokens, prefix+1)]
+		}
+		docs = append(docs, Doc{Name: in.Name, Tokens: toks, Prefix: prefix})
+	}
+	if len(docs) == 0 {
+		return nil, skipped, fmt.Errorf("%w: every document is empty or too short (%s)", ErrNoInput, strings.Join(skipped, ", "))
+	}
+	return docs, skipped, nil
+}
+
+// Concat joins inputs into one document (separated by blank lines), to make
+// a text longer than the model's trained context from short ones.
+func Concat(inputs []Input) Input {
+	texts := make([]string, len(inputs))
+	for i, in := range inputs {
+		texts[i] = strings.TrimSpace(in.Text)
+	}
+	name := "(empty)"
+	if len(inputs) > 0 {
+		name = fmt.Sprintf("%s + %d more (joined)", inputs[0].Name, len(inputs)-1)
+	}
+	return Input{Name: name, Text: strings.Join(texts, "\n\n") + "\n"}
+}
