@@ -73,18 +73,13 @@ func policyConfig(c *cli.Context) (h2o.Config, error) {
 	if err != nil {
 		return h2o.Config{}, err
 	}
-	heavy, budget := c.Int("num_heavy_hitter_tokens"), c.Int("num_window_length")
-	if pol == h2o.H2O {
-		switch {
-		case c.IsSet("recent-share"):
-			f := c.Float64("recent-share")
-			if f <= 0 || f >= 1 {
-				return h2o.Config{}, fmt.Errorf("--recent-share %g: want 0 < F < 1", f)
-			}
-			heavy = budget - max(1, int(math.Round(f*float64(budget))))
-		case c.IsSet("recent"):
-			heavy = budget - c.Int("recent")
-		}
+	budget := c.Int("num_window_length")
+	heavy := c.Int("num_heavy_hitter_tokens")
+	if pol == h2o.H2O && (c.IsSet("recent-share") || c.IsSet("recent")) {
+		heavy = heavyFor(c, budget, -1)
+	}
+	if f := c.Float64("recent-share"); c.IsSet("recent-share") && (f <= 0 || f >= 1) {
+		return h2o.Config{}, fmt.Errorf("--recent-share %g: want 0 < F < 1", f)
 	}
 	cfg := h2o.Config{
 		Policy: pol, Budget: budget, HeavyHitters: heavy,
@@ -189,4 +184,21 @@ func recentFor(p h2o.Policy, recent int) int {
 		return 0
 	}
 	return recent
+}
+
+// heavyFor is the number of h2o heavy hitters in a budget b: from
+// --num_heavy_hitter_tokens, --recent-share or --recent when given, else
+// ratio*b (ratio < 0: half the budget).
+func heavyFor(c *cli.Context, b int, ratio float64) int {
+	switch {
+	case c.IsSet("num_heavy_hitter_tokens"):
+		return c.Int("num_heavy_hitter_tokens")
+	case c.IsSet("recent-share"):
+		return b - max(1, int(math.Round(c.Float64("recent-share")*float64(b))))
+	case c.IsSet("recent"):
+		return b - c.Int("recent")
+	case ratio < 0:
+		return b / 2
+	}
+	return int(math.Round(ratio * float64(b)))
 }

@@ -25,7 +25,7 @@ func pplCommand() *cli.Command {
 	flags = append(flags,
 		&cli.StringFlag{Name: "policies", Value: "full,h2o,window,sink", Usage: "policies to evaluate (comma-separated: full, h2o, window, sink)"},
 		&cli.StringFlag{Name: "budgets", Value: "64,128,256,512,1024", Usage: "cache budgets B (comma-separated; N% = N percent of the longest evaluated document)"},
-		&cli.StringFlag{Name: "heavy-ratio", Value: "0.5", Usage: "h2o heavy hitters as a share of the budget: H = ratio*B (comma-separated to compare; --num_heavy_hitter_tokens overrides)"},
+		&cli.StringFlag{Name: "heavy-ratio", Value: "0.5", Usage: "h2o heavy hitters as a share of the budget: H = ratio*B (comma-separated to compare; --num_heavy_hitter_tokens, --recent-share or --recent override)"},
 		&cli.BoolFlag{Name: "rolling-both", Usage: "evaluate each evicting policy with and without position rolling"},
 		&cli.StringSliceFlag{Name: "input-path", Aliases: []string{"i"}, Usage: "text `FILE`s or directories (also as arguments; default ../shared/" + defaultTextDir + " when present)"},
 		&cli.IntFlag{Name: "docs", Usage: "evaluate the first N documents (0 = all)"},
@@ -124,8 +124,10 @@ func pplAction(c *cli.Context) error {
 		budgets = []int{base.Policy.Budget}
 	}
 
-	if c.IsSet("num_heavy_hitter_tokens") {
-		vars.ratios = vars.ratios[:1] // H is fixed
+	// An explicit split (--num_heavy_hitter_tokens, --recent-share or --recent)
+	// replaces --heavy-ratio.
+	if c.IsSet("num_heavy_hitter_tokens") || c.IsSet("recent-share") || c.IsSet("recent") {
+		vars.ratios = vars.ratios[:1]
 	}
 	rollings := []bool{base.Policy.Rolling}
 	if c.Bool("rolling-both") {
@@ -150,10 +152,9 @@ func pplAction(c *cli.Context) error {
 					runs = append(runs, cfg)
 					continue
 				}
+				cfg.Recent = 0 // h2o derives it from H
 				for _, ratio := range vars.ratios {
-					if !c.IsSet("num_heavy_hitter_tokens") {
-						cfg.HeavyHitters = int(math.Round(ratio * float64(b)))
-					}
+					cfg.HeavyHitters = heavyFor(c, b, ratio)
 					for _, agg := range vars.aggs {
 						for _, score := range vars.scores {
 							cfg.Aggregate, cfg.Score = agg, score
@@ -269,6 +270,9 @@ func h2oVariants(c *cli.Context) (h2oVariant, error) {
 			return v, fmt.Errorf("--heavy-ratio %q: want 0 <= ratio < 1", s)
 		}
 		v.ratios = append(v.ratios, r)
+	}
+	if f := c.Float64("recent-share"); c.IsSet("recent-share") && (f <= 0 || f >= 1) {
+		return v, fmt.Errorf("--recent-share %g: want 0 < F < 1", f)
 	}
 	if len(v.aggs) == 0 || len(v.scores) == 0 || len(v.ratios) == 0 {
 		return v, fmt.Errorf("--h2o-aggregate, --h2o-score and --heavy-ratio need at least one value")
