@@ -13,7 +13,7 @@ import (
 
 	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/h2o"
-	"github.com/h2o-kv/h2o/internal/testutil"
+	"github.com/h2o-kv/h2o/internal/testmodel"
 	"github.com/h2o-kv/h2o/session"
 )
 
@@ -21,15 +21,7 @@ import (
 // tests, about 430 stories260K tokens each); joined they make about 5,200.
 const storiesDir = "testdata/stories"
 
-func loadModel(t testing.TB) *binding.Model {
-	t.Helper()
-	m, err := binding.LoadModel(testutil.Stories260K(t), binding.ModelParams{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
-}
+func loadModel(t testing.TB) *binding.Model { return testmodel.Stories(t) }
 
 // storyDocs tokenises the joined test stories, cut at maxTokens.
 func storyDocs(t testing.TB, m *binding.Model, maxTokens int) []Doc {

@@ -8,18 +8,11 @@ import (
 
 	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/h2o"
+	"github.com/h2o-kv/h2o/internal/testmodel"
 	"github.com/h2o-kv/h2o/internal/testutil"
 )
 
-func loadModel(t testing.TB, path string) *binding.Model {
-	t.Helper()
-	m, err := binding.LoadModel(path, binding.ModelParams{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
-}
+func loadModel(t testing.TB, path string) *binding.Model { return testmodel.Load(t, path) }
 
 func newSession(t testing.TB, m *binding.Model, o Options) *Session {
 	t.Helper()

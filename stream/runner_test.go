@@ -12,7 +12,7 @@ import (
 
 	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/h2o"
-	"github.com/h2o-kv/h2o/internal/testutil"
+	"github.com/h2o-kv/h2o/internal/testmodel"
 	"github.com/h2o-kv/h2o/session"
 )
 
@@ -23,15 +23,7 @@ var testTurns = []Turn{
 	{QuestionID: 2, Category: "roleplay", Turn: 2, Text: "What did her mom say?"},
 }
 
-func loadStories(t *testing.T) *binding.Model {
-	t.Helper()
-	m, err := binding.LoadModel(testutil.Stories260K(t), binding.ModelParams{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
-}
+func loadStories(t *testing.T) *binding.Model { return testmodel.Stories(t) }
 
 func newSession(t *testing.T, m *binding.Model, o session.Options) *session.Session {
 	t.Helper()

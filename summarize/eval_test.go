@@ -10,7 +10,7 @@ import (
 
 	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/h2o"
-	"github.com/h2o-kv/h2o/internal/testutil"
+	"github.com/h2o-kv/h2o/internal/testmodel"
 	"github.com/h2o-kv/h2o/session"
 )
 
@@ -42,15 +42,7 @@ func writeRequests(t *testing.T, articles []string, maxTokens int) string {
 	return path
 }
 
-func loadStories(t *testing.T) *binding.Model {
-	t.Helper()
-	m, err := binding.LoadModel(testutil.Stories260K(t), binding.ModelParams{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
-}
+func loadStories(t *testing.T) *binding.Model { return testmodel.Stories(t) }
 
 func newSession(t *testing.T, m *binding.Model, cfg h2o.Config, nctx int) *session.Session {
 	t.Helper()
