@@ -65,8 +65,11 @@ func (s *Session) Generate(opts GenOptions, onPiece func(piece string) bool) (Re
 			}
 			res.Offsets = append(res.Offsets, text.Len())
 		}
+		prev := text.Len()
 		text.WriteString(piece)
-		if cut, ok := cutAtStop(text.String(), opts.Stop); ok {
+		// No stop string was in the text before this piece: only a window
+		// ending in the new piece can hold one (no rescan of the whole text).
+		if cut, ok := cutAtStop(text.String(), opts.Stop, max(0, prev-maxLen(opts.Stop)+1)); ok {
 			res.Text = cut
 			res.Finish = FinishStop
 			res.Duration = time.Since(start)
@@ -87,19 +90,27 @@ func (s *Session) Generate(opts GenOptions, onPiece func(piece string) bool) (Re
 	return res, nil
 }
 
-// cutAtStop cuts text at the earliest stop string it contains.
-func cutAtStop(text string, stops []string) (string, bool) {
+// cutAtStop cuts text at the earliest stop string it contains at or after byte from.
+func cutAtStop(text string, stops []string, from int) (string, bool) {
 	cut := -1
 	for _, st := range stops {
 		if st == "" {
 			continue
 		}
-		if i := strings.Index(text, st); i >= 0 && (cut < 0 || i < cut) {
-			cut = i
+		if i := strings.Index(text[from:], st); i >= 0 && (cut < 0 || from+i < cut) {
+			cut = from + i
 		}
 	}
 	if cut < 0 {
 		return text, false
 	}
 	return text[:cut], true
+}
+
+func maxLen(ss []string) int {
+	n := 0
+	for _, s := range ss {
+		n = max(n, len(s))
+	}
+	return n
 }

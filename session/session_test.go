@@ -200,3 +200,23 @@ func relErr(a, b []float32) float64 {
 	}
 	return math.Sqrt(num / den)
 }
+
+func TestCutAtStop(t *testing.T) {
+	for _, tc := range []struct {
+		text  string
+		stops []string
+		from  int
+		want  string
+		ok    bool
+	}{
+		{"a summary.###\nArticle", []string{"###"}, 0, "a summary.", true},
+		{"a summary.###", []string{"###", "."}, 8, "a summary", true}, // earliest of several
+		{"no stop here", []string{"###"}, 3, "no stop here", false},
+		{"ab##", []string{"###"}, 2, "ab##", false},
+	} {
+		got, ok := cutAtStop(tc.text, tc.stops, tc.from)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("cutAtStop(%q, %q, %d) = %q, %v", tc.text, tc.stops, tc.from, got, ok)
+		}
+	}
+}
