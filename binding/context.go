@@ -20,6 +20,11 @@ type ContextParams struct {
 	NBatch       int    // largest batch given to Decode; 0 = 512 (capped at NCtx)
 	NUbatch      int    // micro-batch size; 0 = NBatch
 	NSeqMax      int    // sequences; 0 = 1
+	// Unified puts all sequences in one KV stream of NCtx cells. Without it
+	// each sequence has a stream of NCtx/NSeqMax cells (rounded up to 256)
+	// and attends only its own: a batch of N sequences then costs N times one
+	// sequence, not N squared.
+	Unified bool
 	Threads      int    // decode threads; 0 = all cores
 	ThreadsBatch int    // prompt threads; 0 = Threads
 	FlashAttn    string // "on", "off" or "auto" ("" = auto)
@@ -97,9 +102,8 @@ func NewContext(m *Model, p ContextParams) (*Context, error) {
 			return nil, errors.New("new context: attention scores need flash attention off (use -fa off or auto)")
 		}
 		fa = C.LLAMA_FLASH_ATTN_TYPE_DISABLED
-		// One KV stream: cell j of the scores is cell j of the cache for every sequence.
-		cp.kv_unified = true
 	}
+	cp.kv_unified = C.bool(p.Unified || p.NSeqMax == 1)
 	cp.flash_attn_type = fa
 	if cp.type_k, err = parseCacheType(p.TypeK); err != nil {
 		return nil, err

@@ -72,9 +72,36 @@ type cellBuffers struct {
 	seq []C.llama_seq_id
 }
 
+// Layout says how cells are numbered: NStream KV streams of StreamSize cells,
+// cell = stream*StreamSize + i. A sequence's stream is its id without
+// ContextParams.Unified, 0 with it.
+type Layout struct {
+	NStream, StreamSize int
+}
+
+// Stream is the range of cells [First, First+StreamSize) of sequence seq.
+func (l Layout) Stream(seq int) (first int) {
+	if l.NStream <= 1 {
+		return 0
+	}
+	return seq * l.StreamSize
+}
+
+// Layout of the context's KV cells.
+func (c *Context) Layout() Layout {
+	var ns, size C.int32_t
+	if C.llama_h2o_get_layout(c.c, &ns, &size) != 0 {
+		return Layout{NStream: 1, StreamSize: c.nCtx}
+	}
+	return Layout{NStream: int(ns), StreamSize: int(size)}
+}
+
 // Cells fills out with the contents of cells [0, len(out)) and returns how
 // many were filled. Buffers are reused: no allocation once warmed up.
-func (c *Context) Cells(out []Cell) int {
+func (c *Context) Cells(out []Cell) int { return c.CellsFrom(0, out) }
+
+// CellsFrom fills out with the contents of cells [first, first+len(out)).
+func (c *Context) CellsFrom(first int, out []Cell) int {
 	n := len(out)
 	if n == 0 {
 		return 0
@@ -83,7 +110,7 @@ func (c *Context) Cells(out []Cell) int {
 		c.cells.pos = make([]C.llama_pos, n)
 		c.cells.seq = make([]C.llama_seq_id, n)
 	}
-	got := int(C.llama_h2o_get_cells(c.c, C.int32_t(n), &c.cells.pos[0], &c.cells.seq[0]))
+	got := int(C.llama_h2o_get_cells(c.c, C.int32_t(first), C.int32_t(n), &c.cells.pos[0], &c.cells.seq[0]))
 	for i := 0; i < got; i++ {
 		out[i] = Cell{Pos: int32(c.cells.pos[i]), Seq: int32(c.cells.seq[i])}
 	}

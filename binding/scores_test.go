@@ -134,7 +134,7 @@ func TestScoresMatchSoftmaxCapture(t *testing.T) {
 func TestScoresMasked(t *testing.T) {
 	m := loadStories(t)
 	toks := promptTokens(t, m)
-	c := newCtx(t, m, ContextParams{NCtx: 256, NSeqMax: 2, Scores: ScoresKVHead})
+	c := newCtx(t, m, ContextParams{NCtx: 256, NSeqMax: 2, Unified: true, Scores: ScoresKVHead})
 	b := NewBatch(2 * len(toks))
 	defer b.Close()
 	for i, tk := range toks {
@@ -173,6 +173,82 @@ func TestScoresMasked(t *testing.T) {
 	if seq1 == 0 {
 		t.Fatal("no cells of sequence 1 found")
 	}
+}
+
+// With a KV stream per sequence, each sequence's scores sit in its stream's
+// cells and equal those of the same sequence decoded alone, also when the
+// batch is split into micro-batches of different streams (unequal lengths,
+// a sequence missing from a step).
+func TestScoresPerStream(t *testing.T) {
+	m := loadStories(t)
+	toks := promptTokens(t, m)
+	lens := []int{20, 12, 16}
+	multi := newCtx(t, m, ContextParams{NCtx: 3 * 256, NSeqMax: 3, Scores: ScoresKVHead})
+	lay := multi.Layout()
+	if lay.NStream != 3 || lay.StreamSize != 256 {
+		t.Fatalf("layout %+v, want 3 streams of 256", lay)
+	}
+	alone := make([]*Context, len(lens))
+	b := NewBatch(64)
+	defer b.Close()
+	for s, n := range lens {
+		alone[s] = newCtx(t, m, ContextParams{NCtx: 256, Scores: ScoresKVHead})
+		decodeAll(t, alone[s], toks[:n], 0)
+		for i, tk := range toks[:n] {
+			b.Add(tk, int32(i), int32(s), i == n-1)
+		}
+	}
+	if err := multi.Decode(b); err != nil {
+		t.Fatal(err)
+	}
+	compare := func(step string, seqs []int) {
+		t.Helper()
+		got, _ := multi.Scores()
+		cells := make([]Cell, lay.StreamSize)
+		for s := range lens {
+			first := lay.Stream(s)
+			multi.CellsFrom(first, cells)
+			want, _ := alone[s].Scores()
+			active := false
+			for _, a := range seqs {
+				active = active || a == s
+			}
+			for l := 0; l < got.NLayer; l++ {
+				for h := 0; h < got.NHead; h++ {
+					row := got.Data[(l*got.NHead+h)*got.NCells+first:][:lay.StreamSize]
+					ref := want.Row(l, h)
+					for j, v := range row {
+						if cells[j].Pos >= 0 && cells[j].Seq != int32(s) {
+							t.Fatalf("%s: cell %d of stream %d holds sequence %d", step, j, s, cells[j].Seq)
+						}
+						w := float32(0)
+						if active && j < len(ref) {
+							w = ref[j]
+						}
+						if math.Abs(float64(v-w)) > 1e-5 {
+							t.Fatalf("%s: seq %d layer %d head %d cell %d: %g, alone %g", step, s, l, h, j, v, w)
+						}
+					}
+				}
+			}
+		}
+	}
+	compare("prompts", []int{0, 1, 2})
+	// A step of sequences 0 and 2 only (two micro-batches: 1 is missing).
+	b.Clear()
+	for _, s := range []int{0, 2} {
+		b.Add(42, int32(lens[s]), int32(s), true)
+		one := NewBatch(1)
+		one.Add(42, int32(lens[s]), 0, true)
+		if err := alone[s].Decode(one); err != nil {
+			t.Fatal(err)
+		}
+		one.Close()
+	}
+	if err := multi.Decode(b); err != nil {
+		t.Fatal(err)
+	}
+	compare("step", []int{0, 2})
 }
 
 // A prompt split into micro-batches gives the same totals as one batch.
