@@ -16,15 +16,15 @@ import (
 
 // ContextParams configures an inference context. Zero values pick defaults.
 type ContextParams struct {
-	NCtx         int    // KV cells; 0 = the model's trained context
-	NBatch       int    // largest batch given to Decode; 0 = 512 (capped at NCtx)
-	NUbatch      int    // micro-batch size; 0 = NBatch
-	NSeqMax      int    // sequences; 0 = 1
+	NCtx    int // KV cells; 0 = the model's trained context
+	NBatch  int // largest batch given to Decode; 0 = 512 (capped at NCtx)
+	NUbatch int // micro-batch size; 0 = NBatch
+	NSeqMax int // sequences; 0 = 1
 	// Unified puts all sequences in one KV stream of NCtx cells. Without it
 	// each sequence has a stream of NCtx/NSeqMax cells (rounded up to 256)
 	// and attends only its own: a batch of N sequences then costs N times one
 	// sequence, not N squared.
-	Unified bool
+	Unified      bool
 	Threads      int    // decode threads; 0 = all cores
 	ThreadsBatch int    // prompt threads; 0 = Threads
 	FlashAttn    string // "on", "off" or "auto" ("" = auto)
