@@ -3,6 +3,8 @@ package session
 import (
 	"strings"
 	"time"
+
+	"github.com/h2o-kv/h2o/binding"
 )
 
 // GenOptions bound one generation.
@@ -40,54 +42,92 @@ type Result struct {
 // Feed with the prompt first). onPiece, if set, receives each token's text as
 // it is produced and may return false to stop.
 func (s *Session) Generate(opts GenOptions, onPiece func(piece string) bool) (Result, error) {
-	start := time.Now()
-	res := Result{Finish: FinishLength}
-	sampler := NewSampler(opts.Sampling)
-	var text strings.Builder
-	for n := 0; opts.MaxTokens <= 0 || n < opts.MaxTokens; n++ {
+	g := newGeneration(opts, s.model)
+	for {
 		logits := s.Logits()
 		if logits == nil {
 			break
 		}
-		tok, lp, top := sampler.Sample(logits)
-		if s.model.IsEOG(tok) {
-			res.Finish = FinishStop
-			break
-		}
-		piece := s.model.Piece(tok, false)
-		res.NTokens++
-		if !opts.TextOnly {
-			res.Tokens = append(res.Tokens, tok)
-			res.Pieces = append(res.Pieces, piece)
-			res.Logprobs = append(res.Logprobs, lp)
-			if top != nil {
-				res.TopLogprobs = append(res.TopLogprobs, top)
-			}
-			res.Offsets = append(res.Offsets, text.Len())
-		}
-		prev := text.Len()
-		text.WriteString(piece)
-		// No stop string was in the text before this piece: only a window
-		// ending in the new piece can hold one (no rescan of the whole text).
-		if cut, ok := cutAtStop(text.String(), opts.Stop, max(0, prev-maxLen(opts.Stop)+1)); ok {
-			res.Text = cut
-			res.Finish = FinishStop
-			res.Duration = time.Since(start)
-			return res, nil
-		}
-		if onPiece != nil && !onPiece(piece) {
-			res.Finish = FinishStop
+		tok, more := g.next(logits, onPiece)
+		if !more {
 			break
 		}
 		if err := s.Step(tok); err != nil {
-			res.Text = text.String()
-			res.Duration = time.Since(start)
-			return res, err
+			return g.result(), err
 		}
 	}
-	res.Text = text.String()
-	res.Duration = time.Since(start)
-	return res, nil
+	return g.result(), nil
+}
+
+// generation is one generation in progress: it samples from the logits it
+// is given, records tokens and decides when to stop. Session.Generate and
+// the Batcher share it, so a batched generation equals a sequential one.
+type generation struct {
+	opts    GenOptions
+	model   *binding.Model
+	sampler *Sampler
+	res     Result
+	text    strings.Builder
+	start   time.Time
+	cut     bool // res.Text was cut at a stop string
+}
+
+func newGeneration(opts GenOptions, m *binding.Model) *generation {
+	return &generation{opts: opts, model: m, sampler: NewSampler(opts.Sampling), res: Result{Finish: FinishLength}, start: time.Now()}
+}
+
+// atLimit reports whether MaxTokens tokens were generated.
+func (g *generation) atLimit() bool {
+	return g.opts.MaxTokens > 0 && g.res.NTokens >= g.opts.MaxTokens
+}
+
+// next samples a token from logits and records it. more is false when the
+// generation ended (limit reached before sampling, EOS, a stop string, or
+// onPiece declining); otherwise tok must be decoded before the next call.
+func (g *generation) next(logits []float32, onPiece func(string) bool) (tok int32, more bool) {
+	if g.atLimit() {
+		return 0, false
+	}
+	tok, lp, top := g.sampler.Sample(logits)
+	if g.model.IsEOG(tok) {
+		g.res.Finish = FinishStop
+		return 0, false
+	}
+	piece := g.model.Piece(tok, false)
+	g.res.NTokens++
+	if !g.opts.TextOnly {
+		g.res.Tokens = append(g.res.Tokens, tok)
+		g.res.Pieces = append(g.res.Pieces, piece)
+		g.res.Logprobs = append(g.res.Logprobs, lp)
+		if top != nil {
+			g.res.TopLogprobs = append(g.res.TopLogprobs, top)
+		}
+		g.res.Offsets = append(g.res.Offsets, g.text.Len())
+	}
+	prev := g.text.Len()
+	g.text.WriteString(piece)
+	// No stop string was in the text before this piece: only a window
+	// ending in the new piece can hold one (no rescan of the whole text).
+	if cut, ok := cutAtStop(g.text.String(), g.opts.Stop, max(0, prev-maxLen(g.opts.Stop)+1)); ok {
+		g.res.Text, g.cut = cut, true
+		g.res.Finish = FinishStop
+		return 0, false
+	}
+	if onPiece != nil && !onPiece(piece) {
+		g.res.Finish = FinishStop
+		return 0, false
+	}
+	return tok, true
+}
+
+// result is the generation so far.
+func (g *generation) result() Result {
+	r := g.res
+	if !g.cut {
+		r.Text = g.text.String()
+	}
+	r.Duration = time.Since(g.start)
+	return r
 }
 
 // cutAtStop cuts text at the earliest stop string it contains at or after byte from.

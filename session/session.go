@@ -12,27 +12,16 @@ import (
 // ErrContextFull is returned when a non-evicting cache has no room left.
 var ErrContextFull = errors.New("context full")
 
-// seq is the sequence id a session uses (one sequence per context).
-const seq = 0
-
 // Session is one sequence on one llama.cpp context under an H2O policy.
 type Session struct {
-	opts    Options
-	model   *binding.Model
-	ctx     *binding.Context
-	tracker *h2o.Tracker
-	batch   *binding.Batch
-	nCtx    int
-	ctxTrn  int
-
-	// scratch reused every step (no allocation in the decode loop)
-	pos       []int32
-	cells     []binding.Cell
-	cellEntry []int
-	step      []float64
+	opts  Options
+	model *binding.Model
+	ctx   *binding.Context
+	seq   *sequence
+	batch *binding.Batch
+	nCtx  int
 
 	lastLogits bool // the last decode produced logits for its last token
-	stats      Stats
 }
 
 // New creates the context the options call for and an empty session.
@@ -54,17 +43,12 @@ func New(model *binding.Model, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr, err := h2o.NewTracker(opts.Policy)
+	q, err := newSequence(0, opts.Policy, info.NCtxTrain, 0, ctx.NCtx())
 	if err != nil {
 		ctx.Close()
 		return nil, err
 	}
-	s := &Session{
-		opts: opts, model: model, ctx: ctx, tracker: tr, batch: binding.NewBatch(chunk),
-		nCtx: ctx.NCtx(), ctxTrn: info.NCtxTrain,
-	}
-	s.stats.CacheCells = s.nCtx
-	return s, nil
+	return &Session{opts: opts, model: model, ctx: ctx, seq: q, batch: binding.NewBatch(chunk), nCtx: ctx.NCtx()}, nil
 }
 
 // Close frees the context and batch.
@@ -83,12 +67,12 @@ func (s *Session) Context() *binding.Context { return s.ctx }
 func (s *Session) Model() *binding.Model { return s.model }
 
 // Tracker is the policy state (read-only use).
-func (s *Session) Tracker() *h2o.Tracker { return s.tracker }
+func (s *Session) Tracker() *h2o.Tracker { return s.seq.tracker }
 
 // Reset empties the cache and the policy state; statistics are kept.
 func (s *Session) Reset() {
 	s.ctx.ClearMemory()
-	s.tracker.Reset()
+	s.seq.tracker.Reset()
 	s.lastLogits = false
 }
 
@@ -102,96 +86,53 @@ func (s *Session) Feed(tokens []int32) error {
 	start := time.Now()
 	chunk := s.ctx.NBatch()
 	full := s.opts.Prefill == PrefillFull || !s.opts.Policy.Evicts()
-	if full && s.tracker.Len()+len(tokens) > s.nCtx {
-		return s.fullError(len(tokens))
+	if full && s.seq.tracker.Len()+len(tokens) > s.nCtx {
+		return s.seq.fullError(len(tokens))
 	}
 	for i := 0; i < len(tokens); i += chunk {
 		end := min(i+chunk, len(tokens))
-		if !full && s.tracker.Len()+end-i > s.nCtx {
-			s.evict(s.nCtx - (end - i)) // a smaller context than budget + chunk
+		if !full {
+			s.seq.room(s.ctx, end-i) // a smaller context than budget + chunk
 		}
 		if err := s.decode(tokens[i:end], end == len(tokens)); err != nil {
 			return err
 		}
 		if !full {
-			s.evict(-1)
+			s.seq.evict(s.ctx, -1)
 		}
 	}
 	if full {
-		s.evict(-1)
+		s.seq.evict(s.ctx, -1)
 	}
-	s.stats.PromptTokens += len(tokens)
-	s.stats.PromptTime += time.Since(start)
+	s.seq.stats.PromptTokens += len(tokens)
+	s.seq.stats.PromptTime += time.Since(start)
 	return nil
 }
 
 // decode appends tokens to the cache at the tracker's positions, decodes them
 // and feeds the step's attention to the policy.
 func (s *Session) decode(tokens []int32, wantLogits bool) error {
-	if !s.opts.Policy.Rolling && s.tracker.NextPos()+int32(len(tokens)) > int32(s.ctxTrn) {
-		s.stats.PastTrained = true
-	}
-	s.pos = s.tracker.Append(tokens, s.pos)
 	s.batch.Clear()
-	for i, t := range tokens {
-		s.batch.Add(t, s.pos[i], seq, wantLogits && i == len(tokens)-1)
-	}
+	s.seq.add(s.batch, tokens, wantLogits)
 	if err := s.ctx.Decode(s.batch); err != nil {
 		if errors.Is(err, binding.ErrKVFull) {
-			return s.fullError(0)
+			return s.seq.fullError(0)
 		}
 		return err
 	}
 	s.lastLogits = wantLogits
-	if s.opts.Policy.NeedsScores() {
-		return s.addScores()
+	if !s.opts.Policy.NeedsScores() {
+		return nil
 	}
-	return nil
-}
-
-func (s *Session) fullError(incoming int) error {
-	return fmt.Errorf("%w: %d tokens in the cache + %d incoming exceed its %d cells (after %d tokens in total); use an evicting policy (h2o, window, sink) or a larger context",
-		ErrContextFull, s.tracker.Len(), incoming, s.nCtx, s.tracker.Seen())
-}
-
-// addScores maps the attention of every cell of this sequence to the
-// tracker's entries and adds it as one step.
-func (s *Session) addScores() error {
 	sc, ok := s.ctx.Scores()
 	if !ok {
-		return errors.New("attention scores unavailable: the context does not collect them")
+		return errNoScores
 	}
-	if cap(s.cells) < sc.NKV {
-		s.cells = make([]binding.Cell, sc.NKV)
-		s.cellEntry = make([]int, sc.NKV)
-	}
-	cells, cellEntry := s.cells[:sc.NKV], s.cellEntry[:sc.NKV]
-	s.ctx.Cells(cells)
-	for j, c := range cells {
-		cellEntry[j] = -1
-		if c.Pos >= 0 && c.Seq == seq {
-			cellEntry[j] = s.tracker.IndexOfPos(c.Pos)
-		}
-	}
-	att := h2o.Attention{NLayer: sc.NLayer, NHead: sc.NHead, NCells: sc.NCells, NKV: sc.NKV, Data: sc.Data}
-	s.step = h2o.StepScores(att, cellEntry, s.tracker.Len(), s.opts.Policy.Aggregate, s.step)
-	return s.tracker.AddStep(s.step)
+	s.seq.readCells(s.ctx, sc.NKV)
+	return s.seq.attend(sc)
 }
 
-// evict shrinks the cache to limit (-1: the budget) and applies the plan.
-func (s *Session) evict(limit int) {
-	plan := s.tracker.Evict(limit)
-	if plan.Empty() {
-		return
-	}
-	for _, r := range plan.Remove {
-		s.ctx.RemoveRange(seq, r.P0, r.P1)
-	}
-	for _, sh := range plan.Shifts {
-		s.ctx.ShiftRange(seq, sh.P0, sh.P1, sh.Delta)
-	}
-	s.stats.Evictions += int64(len(plan.Evicted))
-}
+var errNoScores = errors.New("attention scores unavailable: the context does not collect them")
 
 // MakeRoom evicts so that n more tokens fit in the budget, as the recipe's
 // streaming demo does before each prompt (never below the recent window).
@@ -200,7 +141,7 @@ func (s *Session) MakeRoom(n int) {
 		return
 	}
 	limit := max(s.opts.Policy.Budget-n, s.opts.Policy.Recent)
-	s.evict(limit)
+	s.seq.evict(s.ctx, limit)
 }
 
 // Logits are the next-token logits after the last Feed or Step
@@ -215,25 +156,20 @@ func (s *Session) Logits() []float32 {
 // Step decodes one token (the one just sampled) and evicts per the policy.
 func (s *Session) Step(tok int32) error {
 	start := time.Now()
-	if !s.opts.Policy.Evicts() && s.tracker.Len()+1 > s.nCtx {
-		return s.fullError(1)
+	if !s.opts.Policy.Evicts() && s.seq.tracker.Len()+1 > s.nCtx {
+		return s.seq.fullError(1)
 	}
 	if err := s.decode([]int32{tok}, true); err != nil {
 		return err
 	}
-	s.evict(-1)
-	s.stats.GenTokens++
-	s.stats.GenTime += time.Since(start)
+	s.seq.evict(s.ctx, -1)
+	s.seq.stats.GenTokens++
+	s.seq.stats.GenTime += time.Since(start)
 	return nil
 }
 
 // CacheLen is the number of tokens in the KV cache.
-func (s *Session) CacheLen() int { return s.tracker.Len() }
+func (s *Session) CacheLen() int { return s.seq.tracker.Len() }
 
 // Stats are the counters since the session started.
-func (s *Session) Stats() Stats {
-	st := s.stats
-	st.Seen = s.tracker.Seen()
-	st.CacheUsed = s.tracker.Len()
-	return st
-}
+func (s *Session) Stats() Stats { return s.seq.snapshot() }
