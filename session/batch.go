@@ -1,0 +1,429 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/h2o-kv/h2o/binding"
+)
+
+// Request is one prompt to generate from in a Batcher.
+type Request struct {
+	ID     int // the caller's identification, returned in Done
+	Prompt []int32
+	Gen    GenOptions
+}
+
+// Done is a finished request.
+type Done struct {
+	ID     int
+	Result Result
+	Stats  Stats // this request's cache and timing (times are the wall time of the steps it took part in)
+	Err    error // this request failed (e.g. ErrContextFull); the others go on
+}
+
+// Batcher runs up to N sequences on one llama.cpp context, each with its own
+// H2O state (scores, budget, recent window, rolling positions), sampler and
+// stop conditions. Every Step decodes one token of each generating sequence
+// together with prompt chunks of new ones (continuous batching: a finished
+// sequence's slot takes the next request at once).
+//
+// Each sequence has its own KV stream of Options.NCtx cells (default: the
+// budget plus one prefill chunk when evicting), so it attends and evicts only
+// its own tokens. Prompts are read in the same chunks as Session.Feed, so a
+// greedy generation is the same as on a Session with the same Options.
+type Batcher struct {
+	opts    Options
+	model   *binding.Model
+	ctx     *binding.Context
+	batch   *binding.Batch
+	slots   []*slot
+	chunk   int
+	cells   int // cells of each sequence's stream
+	workers int
+
+	prefilling, generating []*slot // scratch of a step
+	logits                 [][]float32
+	stats                  BatchStats
+}
+
+// BatchStats count what a Batcher did, over all sequences.
+type BatchStats struct {
+	Steps        int
+	PromptTokens int
+	GenTokens    int
+	Evictions    int64
+	Elapsed      time.Duration // time spent in Step
+	Finished     int
+}
+
+// TPS is all tokens (prompt and generated) per second of stepping.
+func (s BatchStats) TPS() float64 { return rate(s.PromptTokens+s.GenTokens, s.Elapsed) }
+
+type slotState int
+
+const (
+	slotIdle slotState = iota
+	slotPrefill
+	slotGenerate
+)
+
+type slot struct {
+	seq     *sequence
+	state   slotState
+	id      int
+	prompt  []int32 // prompt tokens not yet decoded
+	gen     *generation
+	pending int32 // sampled, to be decoded by the next step
+	// this step
+	chunk    int  // tokens in the batch (0: not in it)
+	logitIdx int  // batch index of its logits, -1: none
+	evict    bool // evict after the decode
+	finished bool // ended in this step
+	err      error
+	before   Stats
+}
+
+// NewBatcher creates a context for n sequences. Options.NCtx, when set, is
+// the number of cells of each sequence.
+func NewBatcher(model *binding.Model, opts Options, n int) (*Batcher, error) {
+	if n < 1 || n > 256 {
+		return nil, fmt.Errorf("parallel sequences: %d, want 1 to 256", n)
+	}
+	opts, err := opts.normalize()
+	if err != nil {
+		return nil, err
+	}
+	info := model.Info()
+	per := opts.contextSize(info.NCtxTrain)
+	if opts.Policy.Evicts() && per < opts.Policy.Budget+1 {
+		return nil, fmt.Errorf("context of %d cells per sequence cannot hold the budget of %d tokens plus one", per, opts.Policy.Budget)
+	}
+	chunk := min(opts.Chunk, per)
+	// One decode holds a token of every sequence and at least one whole chunk.
+	nb := n + chunk
+	ctx, err := binding.NewContext(model, binding.ContextParams{
+		NCtx: n * ((per + 255) / 256 * 256), NSeqMax: n, NBatch: nb, NUbatch: nb, Threads: opts.Threads,
+		FlashAttn: opts.FlashAttn, TypeK: opts.TypeK, TypeV: opts.TypeV, Scores: opts.Scores,
+	})
+	if err != nil {
+		return nil, err
+	}
+	lay := ctx.Layout()
+	if n > 1 && lay.NStream != n {
+		ctx.Close()
+		return nil, fmt.Errorf("context has %d KV streams for %d sequences", lay.NStream, n)
+	}
+	b := &Batcher{opts: opts, model: model, ctx: ctx, batch: binding.NewBatch(nb), chunk: chunk, cells: lay.StreamSize,
+		workers: min(n, runtime.GOMAXPROCS(0))}
+	for i := 0; i < n; i++ {
+		q, err := newSequence(int32(i), opts.Policy, info.NCtxTrain, lay.Stream(i), lay.StreamSize)
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+		b.slots = append(b.slots, &slot{seq: q, logitIdx: -1})
+	}
+	return b, nil
+}
+
+// Close frees the context and batch.
+func (b *Batcher) Close() error {
+	b.batch.Close()
+	return b.ctx.Close()
+}
+
+// Options are the effective options (defaults filled in).
+func (b *Batcher) Options() Options { return b.opts }
+
+// Context is the underlying llama.cpp context.
+func (b *Batcher) Context() *binding.Context { return b.ctx }
+
+// Slots is the number of sequences that can run at once.
+func (b *Batcher) Slots() int { return len(b.slots) }
+
+// CellsPerSequence is the size of each sequence's KV stream.
+func (b *Batcher) CellsPerSequence() int { return b.cells }
+
+// Stats are the counters over all sequences so far.
+func (b *Batcher) Stats() BatchStats { return b.stats }
+
+// Active is the number of sequences prefilling or generating.
+func (b *Batcher) Active() int {
+	n := 0
+	for _, s := range b.slots {
+		if s.state != slotIdle {
+			n++
+		}
+	}
+	return n
+}
+
+// Prefilling is the number of sequences still reading their prompt.
+func (b *Batcher) Prefilling() int {
+	n := 0
+	for _, s := range b.slots {
+		if s.state == slotPrefill {
+			n++
+		}
+	}
+	return n
+}
+
+// CacheUsed is the number of tokens in each slot's cache now.
+func (b *Batcher) CacheUsed(out []int) []int {
+	out = out[:0]
+	for _, s := range b.slots {
+		out = append(out, s.seq.tracker.Len())
+	}
+	return out
+}
+
+// ErrNoSlot is returned by Start when every slot is busy.
+var ErrNoSlot = errors.New("no free slot")
+
+// Start puts a request in the lowest free slot (consecutive sequence ids
+// decode in fewer micro-batches); the next Steps read its prompt.
+func (b *Batcher) Start(r Request) error {
+	if len(r.Prompt) == 0 {
+		return fmt.Errorf("request %d: empty prompt", r.ID)
+	}
+	for _, s := range b.slots {
+		if s.state != slotIdle {
+			continue
+		}
+		full := b.opts.Prefill == PrefillFull || !b.opts.Policy.Evicts()
+		s.seq.reset(b.ctx)
+		if full && len(r.Prompt) > b.cells {
+			return s.seq.fullError(len(r.Prompt))
+		}
+		s.state, s.id, s.prompt, s.err = slotPrefill, r.ID, r.Prompt, nil
+		s.gen = newGeneration(r.Gen, b.model)
+		s.seq.stats.PastTrained = false // per request
+		s.before = s.seq.snapshot()
+		return nil
+	}
+	return ErrNoSlot
+}
+
+// Step runs one decode: a token of every generating sequence and the next
+// prompt chunk of sequences still reading theirs (as many whole chunks as
+// the batch holds). With prefillOnly, generating sequences wait (to time
+// prompt and generation apart). It returns the requests that finished.
+func (b *Batcher) Step(prefillOnly bool) ([]Done, error) {
+	start := time.Now()
+	b.batch.Clear()
+	b.prefilling, b.generating = b.prefilling[:0], b.generating[:0]
+	var done []Done
+	for _, s := range b.slots {
+		s.chunk, s.logitIdx, s.evict, s.finished = 0, -1, false, false
+		switch s.state {
+		case slotGenerate:
+			if prefillOnly {
+				continue
+			}
+			if !b.opts.Policy.Evicts() && s.seq.tracker.Len()+1 > b.cells {
+				s.err = s.seq.fullError(1)
+				done = append(done, b.finish(s))
+				continue
+			}
+			s.seq.room(b.ctx, 1)
+			s.logitIdx = b.batch.Len()
+			s.seq.add(b.batch, []int32{s.pending}, true)
+			s.chunk, s.evict = 1, true
+			b.generating = append(b.generating, s)
+		case slotPrefill:
+			n := min(b.chunk, len(s.prompt))
+			if b.batch.Len()+n > b.batch.Cap() {
+				continue // whole chunks only: the same chunks as Session.Feed
+			}
+			full := b.opts.Prefill == PrefillFull || !b.opts.Policy.Evicts()
+			if !full {
+				s.seq.room(b.ctx, n)
+			}
+			last := n == len(s.prompt)
+			if last {
+				s.logitIdx = b.batch.Len() + n - 1
+			}
+			s.seq.add(b.batch, s.prompt[:n], last)
+			s.prompt = s.prompt[n:]
+			s.chunk, s.evict = n, !full || last
+			b.prefilling = append(b.prefilling, s)
+		}
+	}
+	if b.batch.Len() == 0 {
+		return done, nil
+	}
+	if err := b.ctx.Decode(b.batch); err != nil {
+		if errors.Is(err, binding.ErrKVFull) {
+			err = fmt.Errorf("%w: a sequence's KV stream of %d cells is full", ErrContextFull, b.cells)
+		}
+		return done, err
+	}
+	if err := b.afterDecode(); err != nil {
+		return done, err
+	}
+	d := time.Since(start)
+	for _, s := range b.prefilling {
+		s.seq.stats.PromptTokens += s.chunk
+		s.seq.stats.PromptTime += d
+		b.stats.PromptTokens += s.chunk
+	}
+	for _, s := range b.generating {
+		s.seq.stats.GenTokens++
+		s.seq.stats.GenTime += d
+		b.stats.GenTokens++
+	}
+	for _, s := range b.slots {
+		if s.finished {
+			done = append(done, b.finish(s))
+		}
+	}
+	b.stats.Steps++
+	b.stats.Elapsed += time.Since(start)
+	return done, nil
+}
+
+// afterDecode feeds each sequence's attention to its policy, evicts, and
+// samples where the decode produced logits. The pure-Go work runs on
+// several goroutines; calls into the context stay on this one.
+func (b *Batcher) afterDecode() error {
+	var sc binding.Scores
+	scores := b.opts.Policy.NeedsScores()
+	if scores {
+		var ok bool
+		if sc, ok = b.ctx.Scores(); !ok {
+			return errNoScores
+		}
+	}
+	if cap(b.logits) < len(b.slots) {
+		b.logits = make([][]float32, len(b.slots))
+	}
+	logits := b.logits[:len(b.slots)]
+	for i, s := range b.slots {
+		logits[i] = nil
+		if s.chunk == 0 {
+			continue
+		}
+		if scores {
+			s.seq.readCells(b.ctx, sc.NKV)
+		}
+		if s.logitIdx >= 0 {
+			logits[i] = b.ctx.Logits(s.logitIdx)
+		}
+	}
+	var mu sync.Mutex
+	var firstErr error
+	parallel(len(b.slots), b.workers, func(i int) {
+		s := b.slots[i]
+		if s.chunk == 0 {
+			return
+		}
+		if scores {
+			if err := s.seq.attend(sc); err != nil {
+				mu.Lock()
+				firstErr = errors.Join(firstErr, err)
+				mu.Unlock()
+				return
+			}
+		}
+		if s.evict {
+			s.seq.decide(-1)
+		}
+		if logits[i] == nil {
+			return
+		}
+		tok, more := s.gen.next(logits[i], nil)
+		if !more || s.gen.atLimit() {
+			s.finished = true // reported by Step; its last token needs no decode
+			return
+		}
+		s.state, s.pending = slotGenerate, tok
+	})
+	if firstErr != nil {
+		return firstErr
+	}
+	for _, s := range b.slots {
+		if s.chunk > 0 {
+			s.seq.apply(b.ctx)
+		}
+	}
+	return nil
+}
+
+// finish reports a slot's request and frees the slot.
+func (b *Batcher) finish(s *slot) Done {
+	st := s.seq.snapshot()
+	d := Done{ID: s.id, Result: s.gen.result(), Err: s.err, Stats: Stats{
+		Seen: st.Seen, CacheUsed: st.CacheUsed, CacheCells: st.CacheCells, PastTrained: st.PastTrained,
+		Evictions:    st.Evictions - s.before.Evictions,
+		PromptTokens: st.PromptTokens - s.before.PromptTokens, PromptTime: st.PromptTime - s.before.PromptTime,
+		GenTokens: st.GenTokens - s.before.GenTokens, GenTime: st.GenTime - s.before.GenTime,
+	}}
+	b.stats.Evictions += d.Stats.Evictions
+	b.stats.Finished++
+	s.state, s.finished, s.gen, s.prompt = slotIdle, false, nil, nil
+	return d
+}
+
+// Run starts requests from next as slots free up and steps until next has
+// none left and every sequence finished, calling onDone for each (in the
+// order they finish). An error of one request is in its Done; Run stops
+// on errors of the whole batch.
+func (b *Batcher) Run(next func() (Request, bool), onDone func(Done) error) error {
+	more := true
+	for {
+		for more && b.Active() < len(b.slots) {
+			var r Request
+			if r, more = next(); !more {
+				break
+			}
+			if err := b.Start(r); err != nil {
+				if err := onDone(Done{ID: r.ID, Err: err}); err != nil {
+					return err
+				}
+			}
+		}
+		if b.Active() == 0 {
+			return nil
+		}
+		done, err := b.Step(false)
+		for _, d := range done {
+			if e := onDone(d); e != nil && err == nil {
+				err = e
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// parallel runs f(0..n-1) on up to workers goroutines.
+func parallel(n, workers int, f func(int)) {
+	if workers <= 1 || n <= 1 {
+		for i := 0; i < n; i++ {
+			f(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	ch := make(chan int, n)
+	for i := 0; i < n; i++ {
+		ch <- i
+	}
+	close(ch)
+	for w := 0; w < min(workers, n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range ch {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
