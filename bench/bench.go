@@ -88,7 +88,7 @@ func Run(m *binding.Model, opts session.Options, t Test, reps int, seed uint64) 
 	}
 	defer s.Close()
 	res.CacheCells = s.Context().NCtx()
-	res.KVBytes = KVBytes(m.Info(), res.CacheCells, s.Options().TypeK, s.Options().TypeV)
+	res.KVBytes = session.KVBytes(m.Info(), res.CacheCells, s.Options().TypeK, s.Options().TypeV)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	nv := m.Info().NVocab
 	randomTokens := func(n int) []int32 {
@@ -127,14 +127,6 @@ func Run(m *binding.Model, opts session.Options, t Test, reps int, seed uint64) 
 	res.CacheUsed = s.CacheLen()
 	res.VRAMBytes = gpuUsed()
 	return res
-}
-
-// KVBytes is the size of a KV cache of cells cells.
-func KVBytes(info binding.ModelInfo, cells int, typeK, typeV string) int64 {
-	nEmbdKV := info.NEmbd / info.NHead * info.NHeadKV
-	k, _ := binding.CacheTypeBytes(typeK, nEmbdKV)
-	v, _ := binding.CacheTypeBytes(typeV, nEmbdKV)
-	return int64(cells) * int64(info.NLayer) * (k + v)
 }
 
 func gpuUsed() uint64 {

@@ -356,13 +356,7 @@ func (b *Batcher) afterDecode() error {
 
 // finish reports a slot's request and frees the slot.
 func (b *Batcher) finish(s *slot) Done {
-	st := s.seq.snapshot()
-	d := Done{ID: s.id, Result: s.gen.result(), Err: s.err, Stats: Stats{
-		Seen: st.Seen, CacheUsed: st.CacheUsed, CacheCells: st.CacheCells, PastTrained: st.PastTrained,
-		Evictions:    st.Evictions - s.before.Evictions,
-		PromptTokens: st.PromptTokens - s.before.PromptTokens, PromptTime: st.PromptTime - s.before.PromptTime,
-		GenTokens: st.GenTokens - s.before.GenTokens, GenTime: st.GenTime - s.before.GenTime,
-	}}
+	d := Done{ID: s.id, Result: s.gen.result(), Err: s.err, Stats: s.seq.snapshot().Since(s.before)}
 	b.stats.Evictions += d.Stats.Evictions
 	b.stats.Finished++
 	s.state, s.finished, s.gen, s.prompt = slotIdle, false, nil, nil

@@ -15,6 +15,9 @@ type GenOptions struct {
 	// TextOnly keeps only the text (and the token count): no per-token
 	// records, so memory grows by the text alone in a long generation.
 	TextOnly bool
+	// IgnoreEOS keeps generating after end-of-generation tokens (speed
+	// measurements need exactly MaxTokens).
+	IgnoreEOS bool
 }
 
 // FinishReason says why a generation ended.
@@ -89,7 +92,7 @@ func (g *generation) next(logits []float32, onPiece func(string) bool) (tok int3
 		return 0, false
 	}
 	tok, lp, top := g.sampler.Sample(logits)
-	if g.model.IsEOG(tok) {
+	if !g.opts.IgnoreEOS && g.model.IsEOG(tok) {
 		g.res.Finish = FinishStop
 		return 0, false
 	}

@@ -15,6 +15,17 @@ type Stats struct {
 	PastTrained  bool // positions went past the trained context (no rolling)
 }
 
+// Since is what happened after before (counters as differences; the cache
+// state as it is now).
+func (s Stats) Since(before Stats) Stats {
+	s.Evictions -= before.Evictions
+	s.PromptTokens -= before.PromptTokens
+	s.PromptTime -= before.PromptTime
+	s.GenTokens -= before.GenTokens
+	s.GenTime -= before.GenTime
+	return s
+}
+
 // PromptTPS is prompt tokens per second.
 func (s Stats) PromptTPS() float64 { return rate(s.PromptTokens, s.PromptTime) }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/session"
 )
 
@@ -61,33 +62,120 @@ func (s *Summary) add(l *Line) {
 // file. Each line is written as soon as its sample is done. On error the
 // summary of the samples done so far is returned with it.
 func Evaluate(s *session.Session, recs []Record, n int, o Options, obs Observer) (*Summary, error) {
-	n = min(n, len(recs))
-	e := &evaluator{s: s, recs: recs, o: o, sum: &Summary{Run: RunLabel(s.Options(), o)}}
-	if err := e.open(n); err != nil {
+	e, n, err := newEvaluator(s.Model(), s.Options(), s.Context().NCtx(), 1, recs, n, o, obs)
+	if err != nil {
 		return e.sum, err
 	}
 	if e.out != nil {
 		defer e.out.Close()
 	}
-	if obs != nil {
-		obs.Start(n, e.sum.Resumed)
-	}
 	for i := e.sum.Resumed; i < n; i++ {
-		l, err := e.sample(i)
+		j, err := e.prepare(i)
 		if err != nil {
-			return e.sum, fmt.Errorf("sample %d (%s): %w", i, recs[i].Where(), err)
+			return e.sum, err
 		}
-		if e.out != nil {
-			if err := e.out.Write(l); err != nil {
-				return e.sum, err
-			}
+		before := s.Stats()
+		start := time.Now()
+		s.Reset()
+		if err := s.Feed(j.toks); err != nil {
+			return e.sum, e.wrap(i, err)
 		}
-		e.sum.add(l)
-		if obs != nil {
-			obs.Sample(l, &e.sum.Avg)
+		res, err := s.Generate(j.gen, nil)
+		if err != nil {
+			return e.sum, e.wrap(i, err)
+		}
+		if err := e.done(j, res, s.Stats().Since(before), time.Since(start), obs); err != nil {
+			return e.sum, err
 		}
 	}
 	return e.sum, nil
+}
+
+// EvaluateBatched is Evaluate with up to b.Slots() samples generated at
+// once. Lines are written in input order (a sample finishing early waits for
+// the ones before it), so the output and --resume work as sequentially;
+// greedy samples equal the sequential ones.
+func EvaluateBatched(b *session.Batcher, recs []Record, n int, o Options, obs Observer) (*Summary, error) {
+	e, n, err := newEvaluator(b.Context().Model(), b.Options(), b.CellsPerSequence(), b.Slots(), recs, n, o, obs)
+	if err != nil {
+		return e.sum, err
+	}
+	if e.out != nil {
+		defer e.out.Close()
+	}
+	jobs := map[int]*job{}
+	ready := map[int]session.Done{}
+	next, write := e.sum.Resumed, e.sum.Resumed
+	var prepErr error
+	err = b.Run(func() (session.Request, bool) {
+		if next >= n || prepErr != nil {
+			return session.Request{}, false
+		}
+		j, err := e.prepare(next)
+		if err != nil {
+			prepErr = err
+			return session.Request{}, false
+		}
+		jobs[next] = j
+		next++
+		return session.Request{ID: j.i, Prompt: j.toks, Gen: j.gen}, true
+	}, func(d session.Done) error {
+		if d.Err != nil {
+			return e.wrap(d.ID, d.Err)
+		}
+		ready[d.ID] = d
+		for {
+			d, ok := ready[write]
+			if !ok {
+				return nil
+			}
+			delete(ready, write)
+			st := d.Stats
+			if err := e.done(jobs[write], d.Result, st, st.PromptTime+st.GenTime, obs); err != nil {
+				return err
+			}
+			delete(jobs, write)
+			write++
+		}
+	})
+	if err == nil {
+		err = prepErr
+	}
+	return e.sum, err
+}
+
+func newEvaluator(m *binding.Model, so session.Options, cells, batch int, recs []Record, n int, o Options, obs Observer) (*evaluator, int, error) {
+	n = min(n, len(recs))
+	e := &evaluator{model: m, so: so, cells: cells, batch: batch, recs: recs, o: o, sum: &Summary{Run: RunLabel(so, o)}}
+	if err := e.open(n); err != nil {
+		return e, n, err
+	}
+	if obs != nil {
+		obs.Start(n, e.sum.Resumed)
+	}
+	return e, n, nil
+}
+
+func (e *evaluator) wrap(i int, err error) error {
+	return fmt.Errorf("sample %d (%s): %w", i, e.recs[i].Where(), err)
+}
+
+// done scores a finished sample, writes its line and tells the observer.
+func (e *evaluator) done(j *job, res session.Result, st session.Stats, d time.Duration, obs Observer) error {
+	l, err := e.line(j, res, st, d)
+	if err != nil {
+		return e.wrap(j.i, err)
+	}
+	if e.out != nil {
+		if err := e.out.Write(l); err != nil {
+			return err
+		}
+	}
+	e.sum.add(l)
+	if obs != nil {
+		obs.Sample(l, &e.sum.Avg)
+	}
+	return nil
 }
 
 // RunLabel names the policy and the settings that change the output; a
@@ -114,11 +202,23 @@ func RunLabel(so session.Options, o Options) string {
 }
 
 type evaluator struct {
-	s    *session.Session
-	recs []Record
-	o    Options
-	out  *Writer
-	sum  *Summary
+	model *binding.Model
+	so    session.Options
+	cells int // KV cells of one sequence
+	batch int // sequences decoded together
+	recs  []Record
+	o     Options
+	out   *Writer
+	sum   *Summary
+}
+
+// job is one sample's prompt, ready to generate.
+type job struct {
+	i     int
+	shots []int
+	toks  []int32
+	total int // prompt tokens before truncation
+	gen   session.GenOptions
 }
 
 // open prepares the output and takes over the samples of an earlier run.
@@ -141,41 +241,27 @@ func (e *evaluator) open(n int) error {
 	return nil
 }
 
-// sample generates and scores sample i.
-func (e *evaluator) sample(i int) (*Line, error) {
+// prepare builds sample i's prompt and generation options.
+func (e *evaluator) prepare(i int) (*job, error) {
 	r := e.recs[i]
 	shots, err := ShotIndices(len(e.recs), i, e.o.Shots)
 	if err != nil {
-		return nil, err
+		return nil, e.wrap(i, err)
 	}
-	toks, err := e.s.Model().Tokenize(Prompt(e.recs, i, shots), false, false) // no BOS, as the recipe
+	toks, err := e.model.Tokenize(Prompt(e.recs, i, shots), false, false) // no BOS, as the recipe
 	if err != nil {
-		return nil, err
+		return nil, e.wrap(i, err)
 	}
 	maxTok := r.MaxTokens
 	if e.o.MaxTokens > 0 {
 		maxTok = e.o.MaxTokens
 	}
-	total := len(toks)
-	if toks, err = e.fit(toks, maxTok); err != nil {
-		return nil, err
+	j := &job{i: i, shots: shots, total: len(toks)}
+	if j.toks, err = e.fit(toks, maxTok); err != nil {
+		return nil, e.wrap(i, err)
 	}
-	before := e.s.Stats()
-	start := time.Now()
-	e.s.Reset()
-	if err := e.s.Feed(toks); err != nil {
-		return nil, err
-	}
-	res, err := e.s.Generate(session.GenOptions{MaxTokens: maxTok, Stop: r.Stop, Sampling: e.sampling(r, i)}, nil)
-	if err != nil {
-		return nil, err
-	}
-	l := e.line(i, shots, res, time.Since(start))
-	l.H2O.PromptTokens, l.H2O.Truncated = len(toks), total-len(toks)
-	l.H2O.PastTrained = !e.s.Options().Policy.Rolling && len(toks)+len(res.Tokens) > e.s.Model().Info().NCtxTrain
-	e.cacheStats(l, before)
-	l.H2O.Rouge, l.H2O.Empty, err = score(res.Text, r.SummaryGT, e.o.OnEmpty)
-	return l, err
+	j.gen = session.GenOptions{MaxTokens: maxTok, Stop: r.Stop, Sampling: e.sampling(r, i)}
+	return j, nil
 }
 
 func (e *evaluator) sampling(r Record, i int) session.Sampling {
@@ -190,17 +276,17 @@ func (e *evaluator) sampling(r Record, i int) session.Sampling {
 // (the full policy, or full prefill), and truncates it from the front when
 // asked: the article's end holds the instruction to summarize.
 func (e *evaluator) fit(toks []int32, maxTok int) ([]int32, error) {
-	limit := PromptLimit(e.s.Options(), e.s.Context().NCtx(), maxTok)
+	limit := PromptLimit(e.so, e.cells, maxTok)
 	if limit < 0 || len(toks) <= limit {
 		return toks, nil
 	}
 	if limit < 1 {
-		return nil, fmt.Errorf("max_tokens %d leaves no room for the prompt in the %d-cell context", maxTok, e.s.Context().NCtx())
+		return nil, fmt.Errorf("max_tokens %d leaves no room for the prompt in the %d-cell context", maxTok, e.cells)
 	}
 	if !e.o.Truncate {
 		return nil, fmt.Errorf("prompt of %d tokens does not fit the %d-cell context of the %s cache (at most %d with room for %d new tokens): "+
 			"use --enable_h2o_generation (chunked prefill evicts while reading), a larger -c, or --truncate",
-			len(toks), e.s.Context().NCtx(), e.s.Options().Policy, limit, maxTok)
+			len(toks), e.cells, e.so.Policy, limit, maxTok)
 	}
 	return toks[len(toks)-limit:], nil
 }
@@ -218,17 +304,23 @@ func PromptLimit(so session.Options, cells, maxTok int) int {
 	return -1
 }
 
-// line builds the output line of a generation (without scores).
-func (e *evaluator) line(i int, shots []int, res session.Result, d time.Duration) *Line {
-	r := e.recs[i]
+// line builds and scores the output line of a generation.
+func (e *evaluator) line(j *job, res session.Result, st session.Stats, d time.Duration) (*Line, error) {
+	r := e.recs[j.i]
 	l := &Line{Request: r.Raw}
 	l.Result.Choices = []Choice{{Text: res.Text, Logprobs: e.logprobs(res), FinishReason: string(res.Finish)}}
-	l.Result.RequestTime = RequestTime{BatchTime: d.Seconds(), BatchSize: 1}
-	l.H2O = Meta{Index: i, Line: r.Line, Policy: e.s.Options().Policy.String(), Run: e.sum.Run, Seed: uint64(e.o.Seed + int64(i)), GenTokens: len(res.Tokens)}
-	for _, j := range shots {
-		l.H2O.Shots = append(l.H2O.Shots, e.recs[j].Line)
+	l.Result.RequestTime = RequestTime{BatchTime: d.Seconds(), BatchSize: e.batch}
+	l.H2O = Meta{Index: j.i, Line: r.Line, Policy: e.so.Policy.String(), Run: e.sum.Run, Seed: uint64(e.o.Seed + int64(j.i)), GenTokens: len(res.Tokens)}
+	for _, k := range j.shots {
+		l.H2O.Shots = append(l.H2O.Shots, e.recs[k].Line)
 	}
-	return l
+	l.H2O.PromptTokens, l.H2O.Truncated = len(j.toks), j.total-len(j.toks)
+	l.H2O.PastTrained = !e.so.Policy.Rolling && len(j.toks)+len(res.Tokens) > e.model.Info().NCtxTrain
+	l.H2O.Cache = CacheStats{Used: st.CacheUsed, Cells: st.CacheCells, Seen: st.Seen, Evictions: st.Evictions}
+	l.H2O.Timing = Timing{PromptS: st.PromptTime.Seconds(), GenS: st.GenTime.Seconds(), PromptTPS: st.PromptTPS(), GenTPS: st.GenTPS()}
+	var err error
+	l.H2O.Rouge, l.H2O.Empty, err = score(res.Text, r.SummaryGT, e.o.OnEmpty)
+	return l, err
 }
 
 func (e *evaluator) logprobs(res session.Result) Logprobs {
@@ -244,24 +336,9 @@ func (e *evaluator) logprobs(res session.Result) Logprobs {
 	for _, alts := range res.TopLogprobs {
 		m := make(map[string]float64, len(alts))
 		for _, a := range alts {
-			m[e.s.Model().Piece(a.Token, false)] = finite(a.Logprob)
+			m[e.model.Piece(a.Token, false)] = finite(a.Logprob)
 		}
 		lp.TopLogprobs = append(lp.TopLogprobs, m)
 	}
 	return lp
-}
-
-// cacheStats records the cache and the time of this sample (session
-// counters are cumulative, so the sample's share is a difference).
-func (e *evaluator) cacheStats(l *Line, before session.Stats) {
-	st := e.s.Stats()
-	l.H2O.Cache = CacheStats{Used: st.CacheUsed, Cells: st.CacheCells, Seen: st.Seen, Evictions: st.Evictions - before.Evictions}
-	pt, gt := st.PromptTime-before.PromptTime, st.GenTime-before.GenTime
-	l.H2O.Timing = Timing{PromptS: pt.Seconds(), GenS: gt.Seconds()}
-	if pt > 0 {
-		l.H2O.Timing.PromptTPS = float64(st.PromptTokens-before.PromptTokens) / pt.Seconds()
-	}
-	if gt > 0 {
-		l.H2O.Timing.GenTPS = float64(st.GenTokens-before.GenTokens) / gt.Seconds()
-	}
 }

@@ -33,6 +33,7 @@ func benchCommand() *cli.Command {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "md", Usage: "md or json"},
 			&cli.StringFlag{Name: "note", Value: "", Usage: "a line printed under the table (e.g. 'random weights: speed only')"},
 			&cli.BoolFlag{Name: "scores", Usage: "also collect attention scores in modes that do not need them (measures the patch's cost)"},
+			&cli.StringFlag{Name: "parallel", Aliases: []string{"np"}, Usage: "batched throughput instead: N sequences (list, and/or auto = as many as fit in memory) each read a prompt of -p tokens, then generate -n tokens together"},
 		),
 		Action: benchAction,
 	}
@@ -109,15 +110,13 @@ func benchAction(c *cli.Context) error {
 		return err
 	}
 	defer m.Close()
+	if c.IsSet("parallel") {
+		return benchParallel(c, m, configs, prompts, gens)
+	}
 	var rows []bench.Result
 	for _, cfg := range configs {
 		for _, t := range tests {
-			opts := session.Options{Policy: cfg, Chunk: c.Int("batch-size"), NCtx: c.Int("ctx-size"), Threads: c.Int("threads"),
-				FlashAttn: c.String("flash-attn"), TypeK: c.String("cache-type-k"), TypeV: c.String("cache-type-v")}
-			if c.Bool("scores") {
-				opts.Scores = binding.ScoresKVHead
-			}
-			r := bench.Run(m, opts, t, c.Int("repetitions"), 42)
+			r := bench.Run(m, benchOptions(c, cfg), t, c.Int("repetitions"), 42)
 			fmt.Fprintf(os.Stderr, "bench: %-22s %-14s %10.2f t/s %v\n", r.Mode, r.Test, r.Mean(), errText(r.Err))
 			rows = append(rows, r)
 		}
@@ -128,6 +127,78 @@ func benchAction(c *cli.Context) error {
 	}
 	bench.WriteMarkdown(os.Stdout, env, rows)
 	return nil
+}
+
+func benchOptions(c *cli.Context, cfg h2o.Config) session.Options {
+	opts := session.Options{Policy: cfg, Chunk: c.Int("batch-size"), NCtx: c.Int("ctx-size"), Threads: c.Int("threads"),
+		FlashAttn: c.String("flash-attn"), TypeK: c.String("cache-type-k"), TypeV: c.String("cache-type-v")}
+	if c.Bool("scores") {
+		opts.Scores = binding.ScoresKVHead
+	}
+	return opts
+}
+
+// benchParallel runs the batched tests: every mode x prompt x generation x N.
+func benchParallel(c *cli.Context, m *binding.Model, configs []h2o.Config, prompts, gens []int) error {
+	var rows []bench.ParallelResult
+	for _, cfg := range configs {
+		for _, p := range prompts {
+			for _, g := range gens {
+				opts := benchOptions(c, cfg)
+				if !cfg.Evicts() && opts.NCtx == 0 {
+					opts.NCtx = p + g
+				}
+				ns, err := parallelList(c.String("parallel"), m, opts, c.Int("n-gpu-layers") != 0)
+				if err != nil {
+					return err
+				}
+				for _, n := range ns {
+					r := bench.RunParallel(m, opts, bench.ParallelTest{N: n, Prompt: p, Gen: g}, 42)
+					fmt.Fprintf(os.Stderr, "bench: %-22s %-22s prefill %9.1f t/s, decode %9.1f t/s, peak VRAM %.2f GiB %v\n",
+						r.Mode, r.Test, r.PrefillTPS, r.DecodeTPS, float64(r.PeakVRAM)/(1<<30), errText(r.Err))
+					rows = append(rows, r)
+				}
+			}
+		}
+	}
+	env := bench.NewEnv(m, c.Int("n-gpu-layers"), c.String("note"))
+	if c.String("output") == "json" {
+		return bench.WriteParallelJSON(os.Stdout, env, rows)
+	}
+	bench.WriteParallelMarkdown(os.Stdout, env, rows)
+	return nil
+}
+
+// parallelList reads --parallel: numbers and auto (the memory plan's N, said on stderr).
+func parallelList(s string, m *binding.Model, opts session.Options, onGPU bool) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "auto" {
+			n, err := autoParallel(m, opts, onGPU)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, n)
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 || n > 256 {
+			return nil, fmt.Errorf("--parallel %q: want numbers from 1 to 256 or auto", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// autoParallel is the memory plan's number of sequences, said on stderr.
+func autoParallel(m *binding.Model, opts session.Options, onGPU bool) (int, error) {
+	plan, err := session.PlanParallel(m.Info(), opts, onGPU)
+	if err != nil {
+		return 0, err
+	}
+	fmt.Fprintf(os.Stderr, "h2o: --parallel auto for %s: %s\n", opts.Policy, plan)
+	return plan.Sequences, nil
 }
 
 func errText(err error) string {

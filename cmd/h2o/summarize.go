@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -85,6 +86,7 @@ func summarizeFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-tokens", DefaultText: "the request's", Usage: "override every request's max_tokens"},
 		&cli.StringFlag{Name: "on-empty", Value: "zero", Usage: "empty generation: zero (score 0, counted) | skip (left out of the averages) | fail (stop, as the recipe)"},
 		&cli.IntFlag{Name: "top-logprobs", Value: 1, Usage: "alternatives per position in top_logprobs"},
+		&cli.StringFlag{Name: "parallel", Aliases: []string{"np"}, Value: "1", Usage: "summarize N samples at once (continuous batching; `N` or auto = as many as fit in memory); greedy outputs equal the sequential ones"},
 		&cli.BoolFlag{Name: "print-running", Usage: "print the recipe's running 'rouge-1: ..., rouge-2: ..., rouge-l: ...' line after every sample"},
 	}
 }
@@ -170,18 +172,45 @@ func readRequests(c *cli.Context) ([]summarize.Record, int, error) {
 	return recs, n, nil
 }
 
-// evaluateBudget runs one policy on a fresh session.
+// evaluateBudget runs one policy on a fresh session (or batcher with --parallel).
 func evaluateBudget(c *cli.Context, m *binding.Model, so session.Options, recs []summarize.Record, n int, o summarize.Options, tag string) (*summarize.Summary, error) {
-	s, err := session.New(m, so)
+	np := 1
+	if p := c.String("parallel"); p == "auto" {
+		var err error
+		if np, err = autoParallel(m, so, c.Int("n-gpu-layers") != 0); err != nil {
+			return nil, err
+		}
+	} else if v, err := strconv.Atoi(p); err != nil || v < 1 || v > 256 {
+		return nil, fmt.Errorf("--parallel %q: want a number from 1 to 256 or auto", p)
+	} else {
+		np = v
+	}
+	bar := &summaryBar{tag: tag, running: c.Bool("print-running"), plain: !term.IsTerminal(int(os.Stderr.Fd()))}
+	defer bar.finish()
+	if np == 1 {
+		s, err := session.New(m, so)
+		if err != nil {
+			return nil, err
+		}
+		defer s.Close()
+		fmt.Fprintf(os.Stderr, "h2o: %s | %d KV cells | %d samples%s\n", summarize.RunLabel(s.Options(), o), s.Context().NCtx(), n, outNote(o.OutputPath))
+		bar.rate = func() string {
+			st := s.Stats()
+			return fmt.Sprintf("%.0f tok/s", float64(st.PromptTokens+st.GenTokens)/(st.PromptTime+st.GenTime).Seconds())
+		}
+		return summarize.Evaluate(s, recs, n, o, bar)
+	}
+	b, err := session.NewBatcher(m, so, np)
 	if err != nil {
 		return nil, err
 	}
-	defer s.Close()
-	fmt.Fprintf(os.Stderr, "h2o: %s | %d KV cells | %d samples%s\n", summarize.RunLabel(s.Options(), o), s.Context().NCtx(), n, outNote(o.OutputPath))
-	bar := &summaryBar{tag: tag, running: c.Bool("print-running"), plain: !term.IsTerminal(int(os.Stderr.Fd()))}
-	sum, err := summarize.Evaluate(s, recs, n, o, bar)
-	bar.finish()
-	return sum, err
+	defer b.Close()
+	fmt.Fprintf(os.Stderr, "h2o: %s | %d sequences x %d KV cells | %d samples%s\n", summarize.RunLabel(b.Options(), o), np, b.CellsPerSequence(), n, outNote(o.OutputPath))
+	bar.rate = func() string {
+		st := b.Stats()
+		return fmt.Sprintf("%d seq, %.0f tok/s", b.Active(), st.TPS())
+	}
+	return summarize.EvaluateBatched(b, recs, n, o, bar)
 }
 
 func outNote(path string) string {
@@ -282,6 +311,7 @@ func modelName(m *binding.Model) string {
 // summaryBar draws the progress bar: count, rate, ETA and running ROUGE-2.
 type summaryBar struct {
 	tag     string
+	rate    func() string // aggregate speed, e.g. "4 seq, 850 tok/s"
 	running bool
 	bar     *progressbar.ProgressBar
 	plain   bool // stderr is a log, not a terminal: a line every tenth instead of a bar
@@ -311,6 +341,9 @@ func (b *summaryBar) Sample(_ *summarize.Line, avg *summarize.Averages) {
 		fmt.Println(avg.Running())
 	}
 	desc := strings.TrimSpace(fmt.Sprintf("%s ROUGE-2 %.4f", b.tag, avg.Rouge2()))
+	if b.rate != nil {
+		desc += " | " + b.rate()
+	}
 	b.bar.Describe(desc)
 	b.bar.Add(1)
 	if b.n++; b.plain && b.n%max(b.total/10, 1) == 0 {

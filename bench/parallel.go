@@ -1,0 +1,170 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/h2o-kv/h2o/binding"
+	"github.com/h2o-kv/h2o/session"
+)
+
+// ParallelTest is the paper's throughput setting: N sequences each read a
+// prompt of Prompt tokens, then generate Gen tokens together.
+type ParallelTest struct {
+	N, Prompt, Gen int
+}
+
+func (t ParallelTest) String() string {
+	return fmt.Sprintf("np%d pp%d+tg%d", t.N, t.Prompt, t.Gen)
+}
+
+// ParallelResult is one batched measurement.
+type ParallelResult struct {
+	Test        ParallelTest
+	Mode        string
+	PrefillTPS  float64 // prompt tokens of all sequences per second
+	DecodeTPS   float64 // generated tokens of all sequences per second (aggregate)
+	CellsPerSeq int
+	KVBytes     int64  // KV cache of all sequences
+	PeakVRAM    uint64 // largest GPU memory in use seen during the run (0 without a GPU)
+	Err         error
+}
+
+// RunParallel measures one batched test: all prompts are read first (timed
+// apart), then every sequence generates Gen tokens, one token of each per
+// decode, end-of-generation ignored. A full cache gets Prompt+Gen cells per
+// sequence unless opts.NCtx says otherwise.
+func RunParallel(m *binding.Model, opts session.Options, t ParallelTest, seed uint64) ParallelResult {
+	res := ParallelResult{Test: t, Mode: opts.Policy.String()}
+	if !opts.Policy.Evicts() && opts.NCtx == 0 {
+		opts.NCtx = t.Prompt + t.Gen
+	}
+	b, err := session.NewBatcher(m, opts, t.N)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	defer b.Close()
+	res.CellsPerSeq = b.CellsPerSequence()
+	res.KVBytes = int64(t.N) * session.KVBytes(m.Info(), res.CellsPerSeq, b.Options().TypeK, b.Options().TypeV)
+	rng := rand.New(rand.NewPCG(seed, 2))
+	nv := m.Info().NVocab
+	for i := 0; i < t.N; i++ {
+		prompt := make([]int32, t.Prompt)
+		for k := range prompt {
+			prompt[k] = int32(3 + rng.IntN(nv-3))
+		}
+		if res.Err = b.Start(session.Request{ID: i, Prompt: prompt, Gen: session.GenOptions{MaxTokens: t.Gen, TextOnly: true, IgnoreEOS: true}}); res.Err != nil {
+			return res
+		}
+	}
+	peak := func() { res.PeakVRAM = max(res.PeakVRAM, gpuUsed()) }
+	start := time.Now()
+	for steps := 0; b.Prefilling() > 0; steps++ {
+		if _, res.Err = b.Step(true); res.Err != nil {
+			return res
+		}
+		if steps%64 == 0 {
+			peak()
+		}
+	}
+	b.Context().Synchronize()
+	res.PrefillTPS = float64(t.N*t.Prompt) / time.Since(start).Seconds()
+	peak()
+	before := b.Stats().GenTokens
+	start = time.Now()
+	for steps := 0; b.Active() > 0; steps++ {
+		var done []session.Done
+		if done, res.Err = b.Step(false); res.Err != nil {
+			return res
+		}
+		for _, d := range done {
+			if d.Err != nil {
+				res.Err = d.Err
+				return res
+			}
+		}
+		if steps%64 == 0 {
+			peak()
+		}
+	}
+	b.Context().Synchronize()
+	res.DecodeTPS = float64(b.Stats().GenTokens-before) / time.Since(start).Seconds()
+	peak()
+	return res
+}
+
+// WriteParallelMarkdown prints the batched results, llama-bench style, with
+// each mode's best aggregate decode speed marked and compared to full's.
+func WriteParallelMarkdown(w io.Writer, env Env, rows []ParallelResult) {
+	fmt.Fprintln(w, "| model | backend | ngl | mode | test | KV cells/seq | KV GiB | peak VRAM GiB | prefill t/s | decode t/s (all sequences) |")
+	fmt.Fprintln(w, "| --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |")
+	best := map[string]float64{}
+	for _, r := range rows {
+		if r.Err == nil {
+			best[r.Mode] = max(best[r.Mode], r.DecodeTPS)
+		}
+	}
+	for _, r := range rows {
+		decode := fmt.Sprintf("%.1f", r.DecodeTPS)
+		prefill := fmt.Sprintf("%.1f", r.PrefillTPS)
+		if r.Err != nil {
+			decode, prefill = "failed: "+firstLine(r.Err.Error()), "-"
+		} else if r.DecodeTPS == best[r.Mode] {
+			decode = "**" + decode + "**"
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %d | %.2f | %.2f | %s | %s |\n", env.Model, env.Backend, env.NGL, r.Mode, r.Test,
+			r.CellsPerSeq, float64(r.KVBytes)/(1<<30), float64(r.PeakVRAM)/(1<<30), prefill, decode)
+	}
+	var full float64
+	for mode, v := range best {
+		if strings.HasPrefix(mode, "full") {
+			full = max(full, v)
+		}
+	}
+	if full > 0 {
+		fmt.Fprintln(w)
+		for _, mode := range slices.Sorted(maps.Keys(best)) {
+			if !strings.HasPrefix(mode, "full") {
+				fmt.Fprintf(w, "best %s / best full: %.2fx\n", mode, best[mode]/full)
+			}
+		}
+	}
+	if env.Weights != "" {
+		fmt.Fprintf(w, "\n%s\n", env.Weights)
+	}
+}
+
+// WriteParallelJSON prints one JSON object per batched result.
+func WriteParallelJSON(w io.Writer, env Env, rows []ParallelResult) error {
+	enc := json.NewEncoder(w)
+	for _, r := range rows {
+		row := struct {
+			Env
+			Mode        string  `json:"mode"`
+			N           int     `json:"n_parallel"`
+			Prompt      int     `json:"n_prompt"`
+			Gen         int     `json:"n_gen"`
+			PrefillTPS  float64 `json:"prefill_ts"`
+			DecodeTPS   float64 `json:"decode_ts"`
+			CellsPerSeq int     `json:"kv_cells_per_seq"`
+			KVBytes     int64   `json:"kv_bytes"`
+			PeakVRAM    uint64  `json:"peak_vram_bytes"`
+			Error       string  `json:"error,omitempty"`
+		}{Env: env, Mode: r.Mode, N: r.Test.N, Prompt: r.Test.Prompt, Gen: r.Test.Gen, PrefillTPS: r.PrefillTPS, DecodeTPS: r.DecodeTPS,
+			CellsPerSeq: r.CellsPerSeq, KVBytes: r.KVBytes, PeakVRAM: r.PeakVRAM}
+		if r.Err != nil {
+			row.Error = r.Err.Error()
+		}
+		if err := enc.Encode(row); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+package session
+
+import (
+	"fmt"
+
+	"github.com/h2o-kv/h2o/binding"
+)
+
+// KVBytes is the size of a KV cache of cells cells of the model.
+func KVBytes(info binding.ModelInfo, cells int, typeK, typeV string) int64 {
+	nEmbdKV := info.NEmbd / info.NHead * info.NHeadKV
+	k, _ := binding.CacheTypeBytes(typeK, nEmbdKV)
+	v, _ := binding.CacheTypeBytes(typeV, nEmbdKV)
+	return int64(cells) * int64(info.NLayer) * (k + v)
+}
+
+// ParallelPlan is how many sequences of some options fit in free memory.
+type ParallelPlan struct {
+	Sequences   int
+	CellsPerSeq int   // KV cells of each sequence (its stream, rounded up to 256)
+	BytesPerSeq int64 // KV cache of one sequence plus its share of the working buffers
+	Free        int64 // memory free for the caches (after the weights are loaded)
+	Reserve     int64 // kept back for llama.cpp's compute buffers
+	Where       string
+}
+
+func (p ParallelPlan) String() string {
+	return fmt.Sprintf("%d sequences fit: %s free %.2f GiB - reserve %.2f GiB, %d cells x %.1f MiB per sequence",
+		p.Sequences, p.Where, gib(p.Free), gib(p.Reserve), p.CellsPerSeq, float64(p.BytesPerSeq)/(1<<20))
+}
+
+func gib(b int64) float64 { return float64(b) / (1 << 30) }
+
+// PlanParallel computes how many sequences under opts fit in the memory of
+// the device that holds the KV cache: the GPUs' free memory when the model
+// is offloaded (onGPU), else the host's. Each sequence needs its KV stream
+// (Options.NCtx or, when evicting, the budget plus one chunk: memory follows
+// the budget) and its logits and score rows; a reserve of 5% of free memory
+// plus 512 MiB is left for compute buffers.
+func PlanParallel(info binding.ModelInfo, opts Options, onGPU bool) (ParallelPlan, error) {
+	opts, err := opts.normalize()
+	if err != nil {
+		return ParallelPlan{}, err
+	}
+	p := ParallelPlan{Where: "host memory"}
+	for _, d := range binding.Devices() {
+		gpu := d.Type == binding.DeviceGPU || d.Type == binding.DeviceIGPU
+		switch {
+		case onGPU && gpu:
+			p.Free += int64(d.FreeBytes)
+			p.Where = "GPU memory"
+		case !onGPU && d.Type == binding.DeviceCPU:
+			p.Free += int64(d.FreeBytes)
+		}
+	}
+	p.CellsPerSeq = (opts.contextSize(info.NCtxTrain) + 255) / 256 * 256
+	p.BytesPerSeq = KVBytes(info, p.CellsPerSeq, opts.TypeK, opts.TypeV) +
+		int64(info.NVocab)*4 + // logits
+		int64(info.NLayer*info.NHead*p.CellsPerSeq)*4 // score rows and attention of one query
+	p.Reserve = p.Free/20 + 512<<20
+	if p.Free > p.Reserve {
+		p.Sequences = int((p.Free - p.Reserve) / p.BytesPerSeq)
+	}
+	p.Sequences = min(p.Sequences, 256)
+	if p.Sequences < 1 {
+		return p, fmt.Errorf("not even one sequence fits: %s", p)
+	}
+	return p, nil
+}
