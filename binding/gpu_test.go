@@ -8,11 +8,21 @@ import (
 )
 
 // The scores computed on the GPU (all layers offloaded) equal the CPU's
-// within 1e-3 relative. Skips on machines without a GPU.
+// within 1e-3 relative with f32 caches; f16 keys round differently in the two
+// backends' kernels, so they get 2e-3. Skips on machines without a GPU.
 func TestScoresGPUMatchCPU(t *testing.T) {
 	if !HasGPU() {
 		t.Skip("no GPU device: the CUDA comparison runs on a GPU machine")
 	}
+	for _, tc := range []struct {
+		typ string
+		tol float64
+	}{{"f32", 1e-3}, {"f16", 2e-3}} {
+		t.Run(tc.typ, func(t *testing.T) { compareGPUScores(t, tc.typ, tc.tol) })
+	}
+}
+
+func compareGPUScores(t *testing.T, typ string, tol float64) {
 	path := testutil.Stories260K(t)
 	toks := []Token{}
 	scores := map[int][]float32{}
@@ -24,7 +34,7 @@ func TestScoresGPUMatchCPU(t *testing.T) {
 		if len(toks) == 0 {
 			toks, _ = m.Tokenize(storyPrompt, true, false)
 		}
-		c, err := NewContext(m, ContextParams{NCtx: 256, Scores: ScoresKVHead})
+		c, err := NewContext(m, ContextParams{NCtx: 256, Scores: ScoresKVHead, TypeK: typ, TypeV: typ})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,9 +67,8 @@ func TestScoresGPUMatchCPU(t *testing.T) {
 		}
 	}
 	t.Logf("devices: %+v", Devices())
-	t.Logf("CPU vs GPU scores: worst row relative L1 difference %.3g, largest absolute difference %.3g, over %d values", worst, worstAbs, len(cpu))
-	// Measured 1.4e-3 on an H100 (f16 keys; different kernels and summation order).
-	if worst > 2e-3 {
-		t.Fatalf("GPU scores differ from CPU by %g relative", worst)
+	t.Logf("%s caches: CPU vs GPU scores: worst row relative L1 difference %.3g, largest absolute difference %.3g, over %d values", typ, worst, worstAbs, len(cpu))
+	if worst > tol {
+		t.Fatalf("%s caches: GPU scores differ from CPU by %g relative (tolerance %g)", typ, worst, tol)
 	}
 }
