@@ -104,6 +104,7 @@ func (s *Session) Feed(tokens []int32) error {
 	if full {
 		s.seq.evict(s.ctx, -1)
 	}
+	s.ctx.Synchronize() // a GPU decode returns before it is done: time all of it
 	s.seq.stats.PromptTokens += len(tokens)
 	s.seq.stats.PromptTime += time.Since(start)
 	return nil
@@ -163,6 +164,7 @@ func (s *Session) Step(tok int32) error {
 		return err
 	}
 	s.seq.evict(s.ctx, -1)
+	s.ctx.Synchronize() // a GPU decode returns before it is done: time all of it
 	s.seq.stats.GenTokens++
 	s.seq.stats.GenTime += time.Since(start)
 	return nil
