@@ -40,7 +40,7 @@ type ParallelResult struct {
 // apart), then every sequence generates Gen tokens, one token of each per
 // decode, end-of-generation ignored. A full cache gets Prompt+Gen cells per
 // sequence unless opts.NCtx says otherwise.
-func RunParallel(m *binding.Model, opts session.Options, t ParallelTest, seed uint64) ParallelResult {
+func RunParallel(m *binding.Model, opts session.Options, t ParallelTest, seed uint64, progress io.Writer) ParallelResult {
 	res := ParallelResult{Test: t, Mode: opts.Policy.String()}
 	if !opts.Policy.Evicts() && opts.NCtx == 0 {
 		opts.NCtx = t.Prompt + t.Gen
@@ -65,7 +65,20 @@ func RunParallel(m *binding.Model, opts session.Options, t ParallelTest, seed ui
 		}
 	}
 	peak := func() { res.PeakVRAM = max(res.PeakVRAM, gpuUsed()) }
-	start := time.Now()
+	last := time.Now()
+	report := func(phase string, start time.Time, st0 session.BatchStats, force bool) {
+		if progress == nil || (!force && time.Since(last) < 10*time.Second) {
+			return
+		}
+		last = time.Now()
+		st := b.Stats()
+		steps := st.Steps - st0.Steps
+		fmt.Fprintf(progress, "bench: %s %s: %s, %d steps, %d prompt + %d generated tokens, %.1f t/s; per step %.1f ms, of which decode %.1f ms\n",
+			res.Mode, t, phase, steps, st.PromptTokens-st0.PromptTokens, st.GenTokens-st0.GenTokens,
+			float64(st.PromptTokens-st0.PromptTokens+st.GenTokens-st0.GenTokens)/time.Since(start).Seconds(),
+			msPer(st.Elapsed-st0.Elapsed, steps), msPer(st.DecodeTime-st0.DecodeTime, steps))
+	}
+	start, st0 := time.Now(), b.Stats()
 	for steps := 0; b.Prefilling() > 0; steps++ {
 		if _, res.Err = b.Step(true); res.Err != nil {
 			return res
@@ -73,11 +86,14 @@ func RunParallel(m *binding.Model, opts session.Options, t ParallelTest, seed ui
 		if steps%64 == 0 {
 			peak()
 		}
+		report("prefill", start, st0, false)
 	}
+	report("prefill", start, st0, true)
 	b.Context().Synchronize()
 	res.PrefillTPS = float64(t.N*t.Prompt) / time.Since(start).Seconds()
 	peak()
-	before := b.Stats().GenTokens
+	st0 = b.Stats()
+	before := st0.GenTokens
 	start = time.Now()
 	for steps := 0; b.Active() > 0; steps++ {
 		var done []session.Done
@@ -93,11 +109,20 @@ func RunParallel(m *binding.Model, opts session.Options, t ParallelTest, seed ui
 		if steps%64 == 0 {
 			peak()
 		}
+		report("decode", start, st0, false)
 	}
+	report("decode", start, st0, true)
 	b.Context().Synchronize()
 	res.DecodeTPS = float64(b.Stats().GenTokens-before) / time.Since(start).Seconds()
 	peak()
 	return res
+}
+
+func msPer(d time.Duration, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return d.Seconds() * 1000 / float64(n)
 }
 
 // WriteParallelMarkdown prints the batched results, llama-bench style, with

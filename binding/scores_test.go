@@ -183,9 +183,10 @@ func TestScoresPerStream(t *testing.T) {
 	m := loadStories(t)
 	toks := promptTokens(t, m)
 	lens := []int{20, 12, 16}
-	// f32 caches, and a tolerance for kernels that differ with the batch size
+	// f32 caches, and a relative tolerance for kernels that differ with the batch size
 	// (with a GPU backend loaded, large batches are offloaded to it): a
-	// sequence reading another's stream would be off by far more.
+	// sequence reading another's stream would be off by far more (the GPU
+	// machine measured 9e-4).
 	multi := newCtx(t, m, ContextParams{NCtx: 3 * 256, NSeqMax: 3, Scores: ScoresKVHead, TypeK: "f32", TypeV: "f32"})
 	lay := multi.Layout()
 	if lay.NStream != 3 || lay.StreamSize != 256 {
@@ -228,7 +229,7 @@ func TestScoresPerStream(t *testing.T) {
 						if active && j < len(ref) {
 							w = ref[j]
 						}
-						if (w == 0 && v != 0) || math.Abs(float64(v-w)) > 1e-3 {
+						if (w == 0 && v != 0) || math.Abs(float64(v-w)) > 5e-3*math.Max(1, math.Abs(float64(w))) {
 							t.Fatalf("%s: seq %d layer %d head %d cell %d: %g, alone %g", step, s, l, h, j, v, w)
 						}
 					}

@@ -57,6 +57,7 @@ type BatchStats struct {
 	GenTokens    int
 	Evictions    int64
 	Elapsed      time.Duration // time spent in Step
+	DecodeTime   time.Duration // of which in llama.cpp's decode (to completion)
 	Finished     int
 }
 
@@ -257,12 +258,15 @@ func (b *Batcher) Step(prefillOnly bool) ([]Done, error) {
 	if b.batch.Len() == 0 {
 		return done, nil
 	}
+	t0 := time.Now()
 	if err := b.ctx.Decode(b.batch); err != nil {
 		if errors.Is(err, binding.ErrKVFull) {
 			err = fmt.Errorf("%w: a sequence's KV stream of %d cells is full", ErrContextFull, b.cells)
 		}
 		return done, err
 	}
+	b.ctx.Synchronize()
+	b.stats.DecodeTime += time.Since(t0)
 	if err := b.afterDecode(); err != nil {
 		return done, err
 	}

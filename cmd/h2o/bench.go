@@ -153,7 +153,7 @@ func benchParallel(c *cli.Context, m *binding.Model, configs []h2o.Config, promp
 					return err
 				}
 				for _, n := range ns {
-					r := bench.RunParallel(m, opts, bench.ParallelTest{N: n, Prompt: p, Gen: g}, 42)
+					r := bench.RunParallel(m, opts, bench.ParallelTest{N: n, Prompt: p, Gen: g}, 42, os.Stderr)
 					fmt.Fprintf(os.Stderr, "bench: %-22s %-22s prefill %9.1f t/s, decode %9.1f t/s, peak VRAM %.2f GiB %v\n",
 						r.Mode, r.Test, r.PrefillTPS, r.DecodeTPS, float64(r.PeakVRAM)/(1<<30), errText(r.Err))
 					rows = append(rows, r)
