@@ -46,6 +46,8 @@ type Batcher struct {
 	workers int
 
 	prefilling, generating []*slot // scratch of a step
+	part                   []*slot // the sequences in this step, in id order
+	maxStreams             int     // sequences per decode call
 	logits                 [][]float32
 	stats                  BatchStats
 }
@@ -119,7 +121,13 @@ func NewBatcher(model *binding.Model, opts Options, n int) (*Batcher, error) {
 		return nil, fmt.Errorf("context has %d KV streams for %d sequences", lay.NStream, n)
 	}
 	b := &Batcher{opts: opts, model: model, ctx: ctx, batch: binding.NewBatch(nb), chunk: chunk, cells: lay.StreamSize,
-		workers: min(n, runtime.GOMAXPROCS(0))}
+		workers: min(n, runtime.GOMAXPROCS(0)), maxStreams: n}
+	if opts.Scores != binding.ScoresOff || opts.FlashAttn == "off" {
+		// Without flash attention the attention is a matrix product batched
+		// over heads x sequences, which CUDA takes only up to 1024 (more runs
+		// it on the CPU, copying the cache): decode such steps in groups.
+		b.maxStreams = max(1, min(n, 1024/info.NHead))
+	}
 	for i := 0; i < n; i++ {
 		q, err := newSequence(int32(i), opts.Policy, info.NCtxTrain, lay.Stream(i), lay.StreamSize)
 		if err != nil {
@@ -216,9 +224,9 @@ func (b *Batcher) Start(r Request) error {
 // prompt and generation apart). It returns the requests that finished.
 func (b *Batcher) Step(prefillOnly bool) ([]Done, error) {
 	start := time.Now()
-	b.batch.Clear()
-	b.prefilling, b.generating = b.prefilling[:0], b.generating[:0]
+	b.prefilling, b.generating, b.part = b.prefilling[:0], b.generating[:0], b.part[:0]
 	var done []Done
+	used := 0
 	for _, s := range b.slots {
 		s.chunk, s.logitIdx, s.evict, s.finished = 0, -1, false, false
 		switch s.state {
@@ -231,44 +239,29 @@ func (b *Batcher) Step(prefillOnly bool) ([]Done, error) {
 				done = append(done, b.finish(s))
 				continue
 			}
-			s.seq.room(b.ctx, 1)
-			s.logitIdx = b.batch.Len()
-			s.seq.add(b.batch, []int32{s.pending}, true)
 			s.chunk, s.evict = 1, true
 			b.generating = append(b.generating, s)
 		case slotPrefill:
 			n := min(b.chunk, len(s.prompt))
-			if b.batch.Len()+n > b.batch.Cap() {
+			if used+n > b.batch.Cap() {
 				continue // whole chunks only: the same chunks as Session.Feed
 			}
 			full := b.opts.Prefill == PrefillFull || !b.opts.Policy.Evicts()
-			if !full {
-				s.seq.room(b.ctx, n)
-			}
-			last := n == len(s.prompt)
-			if last {
-				s.logitIdx = b.batch.Len() + n - 1
-			}
-			s.seq.add(b.batch, s.prompt[:n], last)
-			s.prompt = s.prompt[n:]
-			s.chunk, s.evict = n, !full || last
+			s.chunk, s.evict = n, !full || n == len(s.prompt)
 			b.prefilling = append(b.prefilling, s)
+		default:
+			continue
 		}
+		used += s.chunk
+		b.part = append(b.part, s)
 	}
-	if b.batch.Len() == 0 {
-		return done, nil
-	}
-	t0 := time.Now()
-	if err := b.ctx.Decode(b.batch); err != nil {
-		if errors.Is(err, binding.ErrKVFull) {
-			err = fmt.Errorf("%w: a sequence's KV stream of %d cells is full", ErrContextFull, b.cells)
+	// Decode in groups of at most maxStreams sequences (see NewBatcher).
+	for i := 0; i < len(b.part); {
+		j := min(i+b.maxStreams, len(b.part))
+		if err := b.decodeGroup(b.part[i:j]); err != nil {
+			return done, err
 		}
-		return done, err
-	}
-	b.ctx.Synchronize()
-	b.stats.DecodeTime += time.Since(t0)
-	if err := b.afterDecode(); err != nil {
-		return done, err
+		i = j
 	}
 	d := time.Since(start)
 	for _, s := range b.prefilling {
@@ -286,15 +279,51 @@ func (b *Batcher) Step(prefillOnly bool) ([]Done, error) {
 			done = append(done, b.finish(s))
 		}
 	}
-	b.stats.Steps++
+	if len(b.part) > 0 {
+		b.stats.Steps++
+	}
 	b.stats.Elapsed += time.Since(start)
 	return done, nil
+}
+
+// decodeGroup puts the group's tokens in one batch, decodes it and does
+// the sequences' share of the step.
+func (b *Batcher) decodeGroup(group []*slot) error {
+	b.batch.Clear()
+	for _, s := range group {
+		if s.state == slotGenerate {
+			s.seq.room(b.ctx, 1)
+			s.logitIdx = b.batch.Len()
+			s.seq.add(b.batch, []int32{s.pending}, true)
+			continue
+		}
+		n := s.chunk
+		if b.opts.Prefill != PrefillFull && b.opts.Policy.Evicts() {
+			s.seq.room(b.ctx, n)
+		}
+		last := n == len(s.prompt)
+		if last {
+			s.logitIdx = b.batch.Len() + n - 1
+		}
+		s.seq.add(b.batch, s.prompt[:n], last)
+		s.prompt = s.prompt[n:]
+	}
+	t0 := time.Now()
+	if err := b.ctx.Decode(b.batch); err != nil {
+		if errors.Is(err, binding.ErrKVFull) {
+			err = fmt.Errorf("%w: a sequence's KV stream of %d cells is full", ErrContextFull, b.cells)
+		}
+		return err
+	}
+	b.ctx.Synchronize()
+	b.stats.DecodeTime += time.Since(t0)
+	return b.afterDecode(group)
 }
 
 // afterDecode feeds each sequence's attention to its policy, evicts, and
 // samples where the decode produced logits. The pure-Go work runs on
 // several goroutines; calls into the context stay on this one.
-func (b *Batcher) afterDecode() error {
+func (b *Batcher) afterDecode(group []*slot) error {
 	var sc binding.Scores
 	scores := b.opts.Policy.NeedsScores()
 	if scores {
@@ -303,15 +332,12 @@ func (b *Batcher) afterDecode() error {
 			return errNoScores
 		}
 	}
-	if cap(b.logits) < len(b.slots) {
-		b.logits = make([][]float32, len(b.slots))
+	if cap(b.logits) < len(group) {
+		b.logits = make([][]float32, len(group))
 	}
-	logits := b.logits[:len(b.slots)]
-	for i, s := range b.slots {
+	logits := b.logits[:len(group)]
+	for i, s := range group {
 		logits[i] = nil
-		if s.chunk == 0 {
-			continue
-		}
 		if scores {
 			s.seq.readCells(b.ctx, sc.NKV)
 		}
@@ -321,11 +347,8 @@ func (b *Batcher) afterDecode() error {
 	}
 	var mu sync.Mutex
 	var firstErr error
-	parallel(len(b.slots), b.workers, func(i int) {
-		s := b.slots[i]
-		if s.chunk == 0 {
-			return
-		}
+	parallel(len(group), b.workers, func(i int) {
+		s := group[i]
 		if scores {
 			if err := s.seq.attend(sc); err != nil {
 				mu.Lock()
@@ -350,10 +373,8 @@ func (b *Batcher) afterDecode() error {
 	if firstErr != nil {
 		return firstErr
 	}
-	for _, s := range b.slots {
-		if s.chunk > 0 {
-			s.seq.apply(b.ctx)
-		}
+	for _, s := range group {
+		s.seq.apply(b.ctx)
 	}
 	return nil
 }
