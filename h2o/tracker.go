@@ -14,6 +14,7 @@ type Entry struct {
 	Score float64 // accumulated attention, per the score rule
 	sum   float64 // running sum (for the mean rule)
 	Age   int     // steps the token has been in the cache, counting the step it entered
+	Slot  int32   // KV cell holding the token (per-head eviction only; else unused)
 }
 
 // Tracker mirrors the KV cache of one sequence: its tokens in position order,
@@ -184,6 +185,19 @@ func (t *Tracker) selectKeep(limit int) []bool {
 	if t.cfg.Policy != H2O || slots <= 0 {
 		return keep
 	}
+	if n-limit == 1 {
+		// One eviction (every decode step): the worst candidate, the oldest
+		// on ties, exactly what the sort below leaves out, in O(n).
+		worst := -1
+		for i := sinks; i < n-recent; i++ {
+			keep[i] = true
+			if worst < 0 || t.entries[i].Score < t.entries[worst].Score {
+				worst = i
+			}
+		}
+		keep[worst] = false
+		return keep
+	}
 	// Candidates: everything between the sinks and the recent window, best
 	// score first; ties go to the more recent token (deterministic).
 	cand := t.scratch[:0]
@@ -210,32 +224,42 @@ func (t *Tracker) selectKeep(limit int) []bool {
 // apply drops the entries not kept and builds the cache plan.
 func (t *Tracker) apply(keep []bool) Plan {
 	var plan Plan
+	t.compact(keep, &plan)
+	return plan
+}
+
+// compact drops the entries not kept, rolls positions, and records the cache
+// plan in plan when it is not nil (per-head eviction needs none).
+func (t *Tracker) compact(keep []bool, plan *Plan) {
 	removedBefore := int32(0)
 	out := t.entries[:0]
 	for i := range t.entries {
 		e := t.entries[i]
 		if !keep[i] {
-			plan.Evicted = append(plan.Evicted, e)
-			if r := len(plan.Remove); r > 0 && plan.Remove[r-1].P1 == e.Pos {
-				plan.Remove[r-1].P1++
-			} else {
-				plan.Remove = append(plan.Remove, Range{e.Pos, e.Pos + 1})
+			if plan != nil {
+				plan.Evicted = append(plan.Evicted, e)
+				if r := len(plan.Remove); r > 0 && plan.Remove[r-1].P1 == e.Pos {
+					plan.Remove[r-1].P1++
+				} else {
+					plan.Remove = append(plan.Remove, Range{e.Pos, e.Pos + 1})
+				}
 			}
 			removedBefore++
 			continue
 		}
 		if t.cfg.Rolling && removedBefore > 0 {
 			// a kept run after removals moves down by the number removed before it
-			if s := len(plan.Shifts); s > 0 && plan.Shifts[s-1].Delta == -removedBefore && plan.Shifts[s-1].P1 == e.Pos {
-				plan.Shifts[s-1].P1++
-			} else {
-				plan.Shifts = append(plan.Shifts, Shift{P0: e.Pos, P1: e.Pos + 1, Delta: -removedBefore})
+			if plan != nil {
+				if s := len(plan.Shifts); s > 0 && plan.Shifts[s-1].Delta == -removedBefore && plan.Shifts[s-1].P1 == e.Pos {
+					plan.Shifts[s-1].P1++
+				} else {
+					plan.Shifts = append(plan.Shifts, Shift{P0: e.Pos, P1: e.Pos + 1, Delta: -removedBefore})
+				}
 			}
 			e.Pos -= removedBefore
 		}
 		out = append(out, e)
 	}
 	t.entries = out
-	t.evicted += int64(len(plan.Evicted))
-	return plan
+	t.evicted += int64(removedBefore)
 }

@@ -1,0 +1,234 @@
+package h2o
+
+import "fmt"
+
+// HeadTracker is per-head eviction: every (layer, KV head) keeps its own
+// Budget tokens, ranked by the attention its query heads gave them.
+//
+// The KV cells are shared by all heads (a cell has one position for the
+// causal mask), but what a cell holds differs per head. Every head keeps the
+// same number of tokens, so all heads occupy the same set of cells; after an
+// eviction the cells to free are the same for all heads, and a head that keeps
+// a token living in a freed cell moves it into a cell whose token that head
+// evicted. Evict returns those moves (and, with rolling, the per-head position
+// deltas of the keys); the caller applies them to the cache.
+type HeadTracker struct {
+	cfg           Config
+	nLayer, nHead int
+	heads         []*Tracker // [layer*nHead + head]; Entry.Slot is the token's cell for that head
+	cells         []int32    // occupied cells, in the order they were filled
+	placed        int        // entries of each head with a cell (the rest were appended, not yet decoded)
+
+	step  []float64
+	freed []bool // by cell: freed by the eviction in progress
+	free  []int32
+	plan  HeadPlan
+}
+
+// HeadMove moves the K/V rows of one (layer, head) from cell Src to cell Dst
+// and re-rotates the key by Delta positions (Src == Dst: rotation only).
+type HeadMove struct {
+	Layer, Head int32
+	Src, Dst    int32
+	Delta       int32
+}
+
+// HeadPlan is what the caller must do to the KV cache after a per-head
+// eviction: apply Moves (all reads before writes), then give Cells[i] the
+// position Pos[i] without re-rotation (Pos < 0: empty the cell). Its slices
+// are reused by the next Evict.
+type HeadPlan struct {
+	Moves   []HeadMove
+	Cells   []int32
+	Pos     []int32
+	Evicted int // tokens each head evicted
+}
+
+// Empty reports whether the plan changes nothing.
+func (p HeadPlan) Empty() bool { return p.Evicted == 0 }
+
+// NewHeadTracker checks cfg (granularity head) and returns an empty tracker
+// for nLayer layers of nHead KV heads.
+func NewHeadTracker(cfg Config, nLayer, nHead int) (*HeadTracker, error) {
+	cfg, err := cfg.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Granularity != PerHead {
+		return nil, fmt.Errorf("head tracker: granularity %s, want head", cfg.Granularity)
+	}
+	if nLayer < 1 || nHead < 1 {
+		return nil, fmt.Errorf("head tracker: %d layers x %d KV heads", nLayer, nHead)
+	}
+	t := &HeadTracker{cfg: cfg, nLayer: nLayer, nHead: nHead, heads: make([]*Tracker, nLayer*nHead)}
+	for i := range t.heads {
+		t.heads[i] = &Tracker{cfg: cfg}
+	}
+	return t, nil
+}
+
+// Config is the normalised configuration.
+func (t *HeadTracker) Config() Config { return t.cfg }
+
+// Head is the tracker of one (layer, KV head): its tokens in position order,
+// their scores and cells (read-only use).
+func (t *HeadTracker) Head(layer, head int) *Tracker { return t.heads[layer*t.nHead+head] }
+
+// Len is the number of tokens each head holds (= occupied cells).
+func (t *HeadTracker) Len() int { return t.heads[0].Len() }
+
+// Seen is the number of tokens ever appended.
+func (t *HeadTracker) Seen() int64 { return t.heads[0].Seen() }
+
+// Evicted is the number of tokens each head evicted so far.
+func (t *HeadTracker) Evicted() int64 { return t.heads[0].Evicted() }
+
+// NextPos is the position the next token takes (the same in every head: its
+// index in the cache with rolling, in the stream without).
+func (t *HeadTracker) NextPos() int32 { return t.heads[0].NextPos() }
+
+// Cells are the occupied cells (read-only view).
+func (t *HeadTracker) Cells() []int32 { return t.cells }
+
+// Append records tokens entering the cache in every head and returns the
+// positions to decode them at; Place must follow with their cells.
+func (t *HeadTracker) Append(tokens []int32, pos []int32) []int32 {
+	for _, h := range t.heads[1:] {
+		h.Append(tokens, nil)
+	}
+	return t.heads[0].Append(tokens, pos)
+}
+
+// Place records the cells the appended tokens were decoded into, in order.
+func (t *HeadTracker) Place(cells []int32) error {
+	if t.placed+len(cells) != t.Len() {
+		return fmt.Errorf("head tracker: %d cells for %d unplaced tokens", len(cells), t.Len()-t.placed)
+	}
+	for _, h := range t.heads {
+		for i, c := range cells {
+			h.entries[t.placed+i].Slot = c
+		}
+	}
+	t.cells = append(t.cells, cells...)
+	t.placed += len(cells)
+	return nil
+}
+
+// AddStep adds one step's attention (one row per layer and KV head, as
+// llama.cpp reports it per KV head) to every head's tokens: each head reads
+// the cells it holds tokens in.
+func (t *HeadTracker) AddStep(att Attention) error {
+	if att.NLayer != t.nLayer || att.NHead != t.nHead {
+		return fmt.Errorf("head tracker: attention of %d layers x %d heads, want %d x %d KV heads", att.NLayer, att.NHead, t.nLayer, t.nHead)
+	}
+	if t.placed != t.Len() {
+		return fmt.Errorf("head tracker: %d tokens have no cell", t.Len()-t.placed)
+	}
+	for i, h := range t.heads {
+		row := att.Data[i*att.NCells : i*att.NCells+att.NKV]
+		t.step = t.step[:0]
+		for _, e := range h.entries {
+			v := 0.0
+			if int(e.Slot) < len(row) {
+				v = float64(row[e.Slot])
+			}
+			t.step = append(t.step, v)
+		}
+		if err := h.AddStep(t.step); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Reset forgets every token (the caller clears the cache).
+func (t *HeadTracker) Reset() {
+	for _, h := range t.heads {
+		h.Reset()
+	}
+	t.cells = t.cells[:0]
+	t.placed = 0
+}
+
+// Evict shrinks every head to at most limit tokens (limit < 0: the budget),
+// each by its own scores, and returns the cache plan. The first limit
+// occupied cells stay occupied, the rest are freed; a head that keeps a token
+// in a freed cell moves it into a cell of a token it evicted.
+func (t *HeadTracker) Evict(limit int) (HeadPlan, error) {
+	if limit < 0 {
+		limit = t.cfg.Budget
+	}
+	p := &t.plan
+	p.Moves, p.Cells, p.Pos, p.Evicted = p.Moves[:0], p.Cells[:0], p.Pos[:0], 0
+	n := t.Len()
+	if n <= limit {
+		return *p, nil
+	}
+	if t.placed != n {
+		return *p, fmt.Errorf("head tracker: evicting with %d tokens not placed in cells", n-t.placed)
+	}
+	stay, gone := t.cells[:limit], t.cells[limit:]
+	for _, c := range gone {
+		for int(c) >= len(t.freed) {
+			t.freed = append(t.freed, false)
+		}
+		t.freed[c] = true
+	}
+	defer func() {
+		for _, c := range gone {
+			t.freed[c] = false
+		}
+	}()
+	for i, h := range t.heads {
+		layer, head := int32(i/t.nHead), int32(i%t.nHead)
+		keep := h.selectKeep(limit)
+		// cells of this head's evicted tokens that stay occupied: the movers' destinations
+		t.free = t.free[:0]
+		for j, e := range h.entries {
+			if !keep[j] && !t.freed[e.Slot] {
+				t.free = append(t.free, e.Slot)
+			}
+		}
+		used, removed := 0, int32(0)
+		for j := range h.entries {
+			e := &h.entries[j]
+			if !keep[j] {
+				removed++
+				continue
+			}
+			dst := e.Slot
+			if t.freed[e.Slot] {
+				if used == len(t.free) {
+					return *p, fmt.Errorf("head tracker: layer %d head %d keeps more tokens in freed cells than it evicted elsewhere", layer, head)
+				}
+				dst = t.free[used]
+				used++
+			}
+			var delta int32
+			if t.cfg.Rolling {
+				delta = -removed // compact rolls this token down by the evicted before it
+			}
+			if dst != e.Slot || delta != 0 {
+				p.Moves = append(p.Moves, HeadMove{Layer: layer, Head: head, Src: e.Slot, Dst: dst, Delta: delta})
+			}
+			e.Slot = dst
+		}
+		h.compact(keep, nil)
+	}
+	// Cell positions drive only the causal mask: every kept cell must be
+	// visible to the next token (below its position) and the largest must
+	// be just before it, as llama.cpp requires of a sequence.
+	base := t.NextPos() - int32(limit)
+	for i, c := range stay {
+		p.Cells = append(p.Cells, c)
+		p.Pos = append(p.Pos, base+int32(i))
+	}
+	for _, c := range gone {
+		p.Cells = append(p.Cells, c)
+		p.Pos = append(p.Pos, -1)
+	}
+	p.Evicted = n - limit
+	t.cells = t.cells[:limit]
+	t.placed = limit
+	return *p, nil
+}
