@@ -20,7 +20,9 @@ type Session struct {
 	opts    Options
 	model   *binding.Model
 	ctx     *binding.Context
-	tracker *h2o.Tracker
+	tracker *h2o.Tracker // with granularity head: layer 0, KV head 0 (all heads hold as many tokens)
+	heads   *headState   // granularity head only
+	err     error        // a failed eviction of MakeRoom, returned by the next Feed or Step
 	batch   *binding.Batch
 	nCtx    int
 	ctxTrn  int
@@ -63,6 +65,13 @@ func New(model *binding.Model, opts Options) (*Session, error) {
 		opts: opts, model: model, ctx: ctx, tracker: tr, batch: binding.NewBatch(chunk),
 		nCtx: ctx.NCtx(), ctxTrn: info.NCtxTrain,
 	}
+	if opts.Policy.Granularity == h2o.PerHead {
+		if s.heads, err = newHeadState(opts, info); err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.tracker = s.heads.t.Head(0, 0)
+	}
 	s.stats.CacheCells = s.nCtx
 	return s, nil
 }
@@ -89,6 +98,10 @@ func (s *Session) Tracker() *h2o.Tracker { return s.tracker }
 func (s *Session) Reset() {
 	s.ctx.ClearMemory()
 	s.tracker.Reset()
+	if s.heads != nil {
+		s.heads.t.Reset()
+	}
+	s.err = nil
 	s.lastLogits = false
 }
 
@@ -96,8 +109,8 @@ func (s *Session) Reset() {
 // With full prefill the whole input is attended before the cache is cut. The
 // logits of the last token are available through Logits afterwards.
 func (s *Session) Feed(tokens []int32) error {
-	if len(tokens) == 0 {
-		return nil
+	if len(tokens) == 0 || s.err != nil {
+		return s.err
 	}
 	start := time.Now()
 	chunk := s.ctx.NBatch()
@@ -108,17 +121,24 @@ func (s *Session) Feed(tokens []int32) error {
 	for i := 0; i < len(tokens); i += chunk {
 		end := min(i+chunk, len(tokens))
 		if !full && s.tracker.Len()+end-i > s.nCtx {
-			s.evict(s.nCtx - (end - i)) // a smaller context than budget + chunk
+			// a smaller context than budget + chunk
+			if err := s.evict(s.nCtx - (end - i)); err != nil {
+				return err
+			}
 		}
 		if err := s.decode(tokens[i:end], end == len(tokens)); err != nil {
 			return err
 		}
 		if !full {
-			s.evict(-1)
+			if err := s.evict(-1); err != nil {
+				return err
+			}
 		}
 	}
 	if full {
-		s.evict(-1)
+		if err := s.evict(-1); err != nil {
+			return err
+		}
 	}
 	s.stats.PromptTokens += len(tokens)
 	s.stats.PromptTime += time.Since(start)
@@ -131,7 +151,11 @@ func (s *Session) decode(tokens []int32, wantLogits bool) error {
 	if !s.opts.Policy.Rolling && s.tracker.NextPos()+int32(len(tokens)) > int32(s.ctxTrn) {
 		s.stats.PastTrained = true
 	}
-	s.pos = s.tracker.Append(tokens, s.pos)
+	if s.heads != nil {
+		s.pos = s.heads.t.Append(tokens, s.pos)
+	} else {
+		s.pos = s.tracker.Append(tokens, s.pos)
+	}
 	s.batch.Clear()
 	for i, t := range tokens {
 		s.batch.Add(t, s.pos[i], seq, wantLogits && i == len(tokens)-1)
@@ -143,6 +167,12 @@ func (s *Session) decode(tokens []int32, wantLogits bool) error {
 		return err
 	}
 	s.lastLogits = wantLogits
+	if s.heads != nil {
+		if err := s.placeHeads(s.pos); err != nil {
+			return err
+		}
+		return s.headScores()
+	}
 	if s.opts.Policy.NeedsScores() {
 		return s.addScores()
 	}
@@ -179,10 +209,13 @@ func (s *Session) addScores() error {
 }
 
 // evict shrinks the cache to limit (-1: the budget) and applies the plan.
-func (s *Session) evict(limit int) {
+func (s *Session) evict(limit int) error {
+	if s.heads != nil {
+		return s.evictHeads(limit)
+	}
 	plan := s.tracker.Evict(limit)
 	if plan.Empty() {
-		return
+		return nil
 	}
 	for _, r := range plan.Remove {
 		s.ctx.RemoveRange(seq, r.P0, r.P1)
@@ -191,6 +224,7 @@ func (s *Session) evict(limit int) {
 		s.ctx.ShiftRange(seq, sh.P0, sh.P1, sh.Delta)
 	}
 	s.stats.Evictions += int64(len(plan.Evicted))
+	return nil
 }
 
 // MakeRoom evicts so that n more tokens fit in the budget, as the recipe's
@@ -200,7 +234,9 @@ func (s *Session) MakeRoom(n int) {
 		return
 	}
 	limit := max(s.opts.Policy.Budget-n, s.opts.Policy.Recent)
-	s.evict(limit)
+	if err := s.evict(limit); err != nil && s.err == nil {
+		s.err = err
+	}
 }
 
 // Logits are the next-token logits after the last Feed or Step
@@ -215,13 +251,18 @@ func (s *Session) Logits() []float32 {
 // Step decodes one token (the one just sampled) and evicts per the policy.
 func (s *Session) Step(tok int32) error {
 	start := time.Now()
+	if s.err != nil {
+		return s.err
+	}
 	if !s.opts.Policy.Evicts() && s.tracker.Len()+1 > s.nCtx {
 		return s.fullError(1)
 	}
 	if err := s.decode([]int32{tok}, true); err != nil {
 		return err
 	}
-	s.evict(-1)
+	if err := s.evict(-1); err != nil {
+		return err
+	}
 	s.stats.GenTokens++
 	s.stats.GenTime += time.Since(start)
 	return nil
