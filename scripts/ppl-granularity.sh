@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# docs/QUALITY.md, table "debtext-30m: per-token versus per-head eviction".
+# The setup of scripts/ppl-debtext.sh (4 documents of 2,048 tokens, no
+# rolling) at budgets 64/128/256/512: h2o with the recipe's cumulative score
+# and with ema:0.9, heavy-hitter shares 1/4 and 1/2 (recent shares 3/4 and
+# 1/2), each per token and per head (--granularity token,head), against
+# window and sink. 41 sessions, about 25 minutes on a shared 2-core CPU.
+# Env: H2O (binary), SHARED (../shared), OUT (build/quality), THREADS (1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+H2O=${H2O:-bin/h2o} SHARED=${SHARED:-../shared} OUT=${OUT:-build/quality} THREADS=${THREADS:-1}
+mkdir -p "$OUT"
+"$H2O" ppl -m "$SHARED/models/debtext-30m-q8_0.gguf" -t "$THREADS" \
+	--docs 4 --min-tokens 2048 --max-tokens 2048 \
+	--policies full,h2o,window,sink --budgets 64,128,256,512 \
+	--h2o-score cum,ema:0.9 --heavy-ratio 0.25,0.5 --granularity token,head \
+	--json-out "$OUT/ppl-granularity.json" "$SHARED/data/text/valid" | tee "$OUT/ppl-granularity.md"
