@@ -153,7 +153,39 @@ func TestPerHeadMemoryBounded(t *testing.T) {
 // that head gives it: moved rows landed in the right head and cell, and
 // rolling re-rotated each head's keys by its own deltas.
 func TestPerHeadCacheContents(t *testing.T) {
-	m := loadModel(t, testutil.Stories260K(t))
+	checkPerHeadContents(t, loadModel(t, testutil.Stories260K(t)))
+}
+
+// The same on the GPU (all layers offloaded): the moves run as a CUDA graph.
+// Also, under budget per-head eviction generates what the full cache does.
+// Skips on machines without a GPU.
+func TestPerHeadGPU(t *testing.T) {
+	if !binding.HasGPU() {
+		t.Skip("no GPU device: the CUDA per-head test runs on a GPU machine")
+	}
+	m, err := binding.LoadModel(testutil.Stories260K(t), binding.ModelParams{GPULayers: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	checkPerHeadContents(t, m)
+	prompt, _ := m.Tokenize("Once upon a time", true, false)
+	base := Options{Chunk: 8, NCtx: 512, FlashAttn: "off", TypeK: "f32"}
+	full := base
+	full.Policy = h2o.Config{Policy: h2o.Full}
+	want := greedyLogits(t, newSession(t, m, full), prompt, 100)
+	o := base
+	o.Policy = perHead(256, -1, true)
+	got := greedyLogits(t, newSession(t, m, o), prompt, 100)
+	for i := range want {
+		if argmax(got[i]) != argmax(want[i]) {
+			t.Fatalf("step %d: per-head picks token %d, full %d", i, argmax(got[i]), argmax(want[i]))
+		}
+	}
+}
+
+func checkPerHeadContents(t *testing.T, m *binding.Model) {
+	t.Helper()
 	info := m.Info()
 	hd := info.NEmbd / info.NHead
 	for _, rolling := range []bool{false, true} {
