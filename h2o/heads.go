@@ -1,6 +1,10 @@
 package h2o
 
-import "fmt"
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
 
 // HeadTracker is per-head eviction: every (layer, KV head) keeps its own
 // Budget tokens, ranked by the attention its query heads gave them.
@@ -19,10 +23,64 @@ type HeadTracker struct {
 	cells         []int32    // occupied cells, in the order they were filled
 	placed        int        // entries of each head with a cell (the rest were appended, not yet decoded)
 
-	step  []float64
 	freed []bool // by cell: freed by the eviction in progress
-	free  []int32
+	work  []headWork
 	plan  HeadPlan
+}
+
+// headWork is one worker's scratch: heads are independent, so large models
+// rank and compact them on several goroutines.
+type headWork struct {
+	step  []float64
+	free  []int32
+	moves []HeadMove
+	err   error
+}
+
+// parallelMin is the number of (head, token) entries from which the heads are
+// split over goroutines: below it the goroutines cost more than they save.
+var parallelMin = 1 << 16
+
+// forHeads runs f for every head, each worker w on a contiguous range, so
+// that concatenating the workers' output in order is head order.
+func (t *HeadTracker) forHeads(f func(w *headWork, i int)) {
+	n := 1
+	if len(t.heads)*t.Len() >= parallelMin {
+		n = min(runtime.GOMAXPROCS(0), len(t.heads), 16)
+	}
+	for len(t.work) < n {
+		t.work = append(t.work, headWork{})
+	}
+	per := (len(t.heads) + n - 1) / n
+	if n == 1 {
+		for i := range t.heads {
+			f(&t.work[0], i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < n; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w * per; i < min((w+1)*per, len(t.heads)); i++ {
+				f(&t.work[w], i)
+			}
+		}(w)
+	}
+	wg.Wait()
+}
+
+// firstErr returns (and clears) the first error of the workers.
+func (t *HeadTracker) firstErr() error {
+	var err error
+	for i := range t.work {
+		if err == nil {
+			err = t.work[i].err
+		}
+		t.work[i].err = nil
+	}
+	return err
 }
 
 // HeadMove moves the K/V rows of one (layer, head) from cell Src to cell Dst
@@ -124,21 +182,22 @@ func (t *HeadTracker) AddStep(att Attention) error {
 	if t.placed != t.Len() {
 		return fmt.Errorf("head tracker: %d tokens have no cell", t.Len()-t.placed)
 	}
-	for i, h := range t.heads {
+	t.forHeads(func(w *headWork, i int) {
+		h := t.heads[i]
 		row := att.Data[i*att.NCells : i*att.NCells+att.NKV]
-		t.step = t.step[:0]
+		w.step = w.step[:0]
 		for _, e := range h.entries {
 			v := 0.0
 			if int(e.Slot) < len(row) {
 				v = float64(row[e.Slot])
 			}
-			t.step = append(t.step, v)
+			w.step = append(w.step, v)
 		}
-		if err := h.AddStep(t.step); err != nil {
-			return err
+		if err := h.AddStep(w.step); err != nil && w.err == nil {
+			w.err = err
 		}
-	}
-	return nil
+	})
+	return t.firstErr()
 }
 
 // Reset forgets every token (the caller clears the cache).
@@ -179,41 +238,19 @@ func (t *HeadTracker) Evict(limit int) (HeadPlan, error) {
 			t.freed[c] = false
 		}
 	}()
-	for i, h := range t.heads {
-		layer, head := int32(i/t.nHead), int32(i%t.nHead)
-		keep := h.selectKeep(limit)
-		// cells of this head's evicted tokens that stay occupied: the movers' destinations
-		t.free = t.free[:0]
-		for j, e := range h.entries {
-			if !keep[j] && !t.freed[e.Slot] {
-				t.free = append(t.free, e.Slot)
-			}
+	for i := range t.work {
+		t.work[i].moves = t.work[i].moves[:0]
+	}
+	t.forHeads(func(w *headWork, i int) {
+		if err := t.evictHead(w, i, limit); err != nil && w.err == nil {
+			w.err = err
 		}
-		used, removed := 0, int32(0)
-		for j := range h.entries {
-			e := &h.entries[j]
-			if !keep[j] {
-				removed++
-				continue
-			}
-			dst := e.Slot
-			if t.freed[e.Slot] {
-				if used == len(t.free) {
-					return *p, fmt.Errorf("head tracker: layer %d head %d keeps more tokens in freed cells than it evicted elsewhere", layer, head)
-				}
-				dst = t.free[used]
-				used++
-			}
-			var delta int32
-			if t.cfg.Rolling {
-				delta = -removed // compact rolls this token down by the evicted before it
-			}
-			if dst != e.Slot || delta != 0 {
-				p.Moves = append(p.Moves, HeadMove{Layer: layer, Head: head, Src: e.Slot, Dst: dst, Delta: delta})
-			}
-			e.Slot = dst
-		}
-		h.compact(keep, nil)
+	})
+	if err := t.firstErr(); err != nil {
+		return *p, err
+	}
+	for i := range t.work {
+		p.Moves = append(p.Moves, t.work[i].moves...)
 	}
 	// Cell positions drive only the causal mask: every kept cell must be
 	// visible to the next token (below its position) and the largest must
@@ -231,4 +268,44 @@ func (t *HeadTracker) Evict(limit int) (HeadPlan, error) {
 	t.cells = t.cells[:limit]
 	t.placed = limit
 	return *p, nil
+}
+
+// evictHead shrinks head i to limit tokens and appends its moves to w.
+func (t *HeadTracker) evictHead(w *headWork, i, limit int) error {
+	h := t.heads[i]
+	layer, head := int32(i/t.nHead), int32(i%t.nHead)
+	keep := h.selectKeep(limit)
+	// cells of this head's evicted tokens that stay occupied: the movers' destinations
+	w.free = w.free[:0]
+	for j, e := range h.entries {
+		if !keep[j] && !t.freed[e.Slot] {
+			w.free = append(w.free, e.Slot)
+		}
+	}
+	used, removed := 0, int32(0)
+	for j := range h.entries {
+		e := &h.entries[j]
+		if !keep[j] {
+			removed++
+			continue
+		}
+		dst := e.Slot
+		if t.freed[e.Slot] {
+			if used == len(w.free) {
+				return fmt.Errorf("head tracker: layer %d head %d keeps more tokens in freed cells than it evicted elsewhere", layer, head)
+			}
+			dst = w.free[used]
+			used++
+		}
+		var delta int32
+		if t.cfg.Rolling {
+			delta = -removed // compact rolls this token down by the evicted before it
+		}
+		if dst != e.Slot || delta != 0 {
+			w.moves = append(w.moves, HeadMove{Layer: layer, Head: head, Src: e.Slot, Dst: dst, Delta: delta})
+		}
+		e.Slot = dst
+	}
+	h.compact(keep, nil)
+	return nil
 }

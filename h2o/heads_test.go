@@ -2,6 +2,7 @@ package h2o
 
 import (
 	"math/rand"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -350,4 +351,32 @@ func refKeep(tr *Tracker, limit int) []bool {
 		keep[i] = true
 	}
 	return keep
+}
+
+// Heads ranked on several goroutines give exactly the serial result.
+func TestPerHeadParallelMatchesSerial(t *testing.T) {
+	defer func(v int) { parallelMin = v }(parallelMin)
+	run := func(min int) *HeadTracker {
+		parallelMin = min
+		ht, err := NewHeadTracker(Config{Policy: H2O, Budget: 16, HeavyHitters: 8, Rolling: true, Granularity: PerHead, Score: ScoreRule{Kind: "ema", Gamma: 0.9}}, 3, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		drive(t, ht, 3, 5, testChunks(), func(step, head int, tok int64) float32 {
+			x := uint32(step*7919+head*104729) ^ uint32(tok*2654435761)
+			x ^= x >> 13
+			x *= 0x5bd1e995
+			return float32(x%1000) / 1000
+		}, nil)
+		return ht
+	}
+	serial, par := run(1<<30), run(1)
+	if len(par.work) < 2 && runtime.GOMAXPROCS(0) > 1 {
+		t.Fatalf("%d workers: the parallel path did not run", len(par.work))
+	}
+	for i := range serial.heads {
+		if !slices.Equal(serial.heads[i].Entries(), par.heads[i].Entries()) {
+			t.Fatalf("head %d: parallel and serial differ", i)
+		}
+	}
 }
