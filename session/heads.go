@@ -76,6 +76,15 @@ func (s *Session) headScores() error {
 // the plan: head rows move (keys re-rotated when rolling), freed cells empty,
 // kept cells take positions below the next token.
 func (s *Session) evictHeads(limit int) error {
+	if err := s.applyHeads(limit); err != nil {
+		// the policy has moved on and the cache may not have: stop here
+		s.err = fmt.Errorf("per-head eviction: %w (the session must be Reset)", err)
+		return s.err
+	}
+	return nil
+}
+
+func (s *Session) applyHeads(limit int) error {
 	plan, err := s.heads.t.Evict(limit)
 	if err != nil || plan.Empty() {
 		return err

@@ -22,7 +22,7 @@ type Session struct {
 	ctx     *binding.Context
 	tracker *h2o.Tracker // with granularity head: layer 0, KV head 0 (all heads hold as many tokens)
 	heads   *headState   // granularity head only
-	err     error        // a failed eviction of MakeRoom, returned by the next Feed or Step
+	err     error        // a failed per-head eviction, returned by every Feed or Step until Reset
 	batch   *binding.Batch
 	nCtx    int
 	ctxTrn  int
