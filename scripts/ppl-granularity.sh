@@ -4,7 +4,8 @@
 # rolling) at budgets 64/128/256/512: h2o with the recipe's cumulative score
 # and with ema:0.9, heavy-hitter shares 1/4 and 1/2 (recent shares 3/4 and
 # 1/2), each per token and per head (--granularity token,head), against
-# window and sink. 41 sessions, about 25 minutes on a shared 2-core CPU.
+# window and sink. 41 sessions, about 20 minutes on a shared 2-core CPU; then
+# the rolling table below.
 # Env: H2O (binary), SHARED (../shared), OUT (build/quality), THREADS (1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +16,12 @@ mkdir -p "$OUT"
 	--policies full,h2o,window,sink --budgets 64,128,256,512 \
 	--h2o-score cum,ema:0.9 --heavy-ratio 0.25,0.5 --granularity token,head \
 	--json-out "$OUT/ppl-granularity.json" "$SHARED/data/text/valid" | tee "$OUT/ppl-granularity.md"
+# Second table: the same with position rolling (per-head rolling re-rotates
+# each head's keys by its own deltas), h2o only, H = B/2, budgets 128 and 512.
+# 9 sessions (the full cache is the reference), about 6 minutes. Skip it with ROLLING=0.
+[ "${ROLLING:-1}" = 0 ] && exit 0
+"$H2O" ppl -m "$SHARED/models/debtext-30m-q8_0.gguf" -t "$THREADS" \
+	--docs 4 --min-tokens 2048 --max-tokens 2048 \
+	--policies full,h2o --budgets 128,512 --enable_position_rolling \
+	--h2o-score cum,ema:0.9 --heavy-ratio 0.5 --granularity token,head \
+	--json-out "$OUT/ppl-granularity-rolling.json" "$SHARED/data/text/valid" | tee "$OUT/ppl-granularity-rolling.md"
