@@ -1,6 +1,7 @@
 package session
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -186,14 +187,21 @@ func TestPerHeadGPU(t *testing.T) {
 
 func checkPerHeadContents(t *testing.T, m *binding.Model) {
 	t.Helper()
-	info := m.Info()
-	hd := info.NEmbd / info.NHead
-	for _, rolling := range []bool{false, true} {
-		s := newSession(t, m, Options{Policy: perHead(24, 12, rolling), Chunk: 8})
-		toks, _ := m.Tokenize("Once upon a time, there was a little girl named Lily. She loved to play outside.", true, false)
+	for _, tc := range []struct {
+		rolling bool
+		prefill PrefillMode
+	}{{false, PrefillChunked}, {true, PrefillChunked}, {true, PrefillFull}} {
+		// full prefill evicts the prompt down to the budget in one go (many moves per head)
+		s := newSession(t, m, Options{Policy: perHead(24, 12, tc.rolling), Chunk: 8, Prefill: tc.prefill})
+		toks, _ := m.Tokenize(strings.Repeat("Once upon a time, there was a little girl named Lily. She loved to play outside. ", 3), true, false)
 		if err := s.Feed(toks); err != nil {
 			t.Fatal(err)
 		}
+		if s.CacheLen() != 24 || occupied(s) != 24 {
+			t.Fatalf("%s prefill of %d tokens: cache %d, %d cells occupied", tc.prefill, len(toks), s.CacheLen(), occupied(s))
+		}
+		name := fmt.Sprintf("rolling %v, %s prefill", tc.rolling, tc.prefill)
+		compareHeadRows(t, m, s, name+", after the prompt")
 		sampler := NewSampler(Sampling{Temperature: 1, Seed: 3})
 		for i := 0; i < 400; i++ {
 			tok, _, _ := sampler.Sample(s.Logits())
@@ -201,48 +209,58 @@ func checkPerHeadContents(t *testing.T, m *binding.Model) {
 				t.Fatal(err)
 			}
 		}
-		fresh := newSession(t, m, Options{Policy: h2o.Config{Policy: h2o.Full}, NCtx: 256, TypeK: s.Options().TypeK, Scores: binding.ScoresKVHead})
-		b := binding.NewBatch(1)
-		defer b.Close()
-		kGot, kWant := make([]float32, 256), make([]float32, 256)
-		vGot, vWant := make([]float32, 256), make([]float32, 256)
-		worst, checked := 0.0, 0
-		ht := s.HeadTracker()
-		for h := 0; h < info.NHeadKV; h++ {
-			for _, e := range ht.Head(0, h).Entries() {
-				if _, err := s.Context().KeyRow(0, int(e.Slot), kGot); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := s.Context().ValueRow(0, int(e.Slot), vGot); err != nil {
-					t.Fatal(err)
-				}
-				fresh.Context().ClearMemory()
-				b.Clear()
-				b.Add(e.Token, e.Pos, 0, false)
-				if err := fresh.Context().Decode(b); err != nil {
-					t.Fatal(err)
-				}
-				fresh.Context().KeyRow(0, 0, kWant)
-				fresh.Context().ValueRow(0, 0, vWant)
-				lo, hi := h*hd, (h+1)*hd
-				// A batch and a single token may round differently (one f16
-				// ulp); a row of another token or head is off by O(1).
-				if err := relErr(vGot[lo:hi], vWant[lo:hi]); err > 1e-2 {
-					t.Fatalf("rolling %v head %d cell %d: value %v, want token %d's %v", rolling, h, e.Slot, vGot[lo:hi], e.Token, vWant[lo:hi])
-				}
-				err := relErr(kGot[lo:hi], kWant[lo:hi])
-				if (!rolling && err > 1e-2) || (rolling && err > 1e-4) { // f16 keys without rolling, f32 with
-					t.Fatalf("rolling %v head %d cell %d: key relative error %g (token %d at position %d)", rolling, h, e.Slot, err, e.Token, e.Pos)
-				}
-				worst = math.Max(worst, err)
-				if !slices.Contains(ht.Cells(), e.Slot) {
-					t.Fatalf("head %d keeps token %d in cell %d, not an occupied cell", h, e.Index, e.Slot)
-				}
-				checked++
-			}
-		}
-		t.Logf("rolling %v: %d (head, cell) rows checked after %d evictions, worst key error %.3g", rolling, checked, s.Stats().Evictions, worst)
+		compareHeadRows(t, m, s, name+", after 400 steps")
 	}
+}
+
+// compareHeadRows checks every head's layer-0 key and value rows in s
+// against a fresh decode of the token that head keeps there.
+func compareHeadRows(t *testing.T, m *binding.Model, s *Session, name string) {
+	t.Helper()
+	info := m.Info()
+	hd := info.NEmbd / info.NHead
+	rolling := s.Options().Policy.Rolling
+	fresh := newSession(t, m, Options{Policy: h2o.Config{Policy: h2o.Full}, NCtx: 256, TypeK: s.Options().TypeK, Scores: binding.ScoresKVHead})
+	b := binding.NewBatch(1)
+	defer b.Close()
+	kGot, kWant := make([]float32, 256), make([]float32, 256)
+	vGot, vWant := make([]float32, 256), make([]float32, 256)
+	worst, checked := 0.0, 0
+	ht := s.HeadTracker()
+	for h := 0; h < info.NHeadKV; h++ {
+		for _, e := range ht.Head(0, h).Entries() {
+			if !slices.Contains(ht.Cells(), e.Slot) {
+				t.Fatalf("%s: head %d keeps token %d in cell %d, not an occupied cell", name, h, e.Index, e.Slot)
+			}
+			if _, err := s.Context().KeyRow(0, int(e.Slot), kGot); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Context().ValueRow(0, int(e.Slot), vGot); err != nil {
+				t.Fatal(err)
+			}
+			fresh.Context().ClearMemory()
+			b.Clear()
+			b.Add(e.Token, e.Pos, 0, false)
+			if err := fresh.Context().Decode(b); err != nil {
+				t.Fatal(err)
+			}
+			fresh.Context().KeyRow(0, 0, kWant)
+			fresh.Context().ValueRow(0, 0, vWant)
+			lo, hi := h*hd, (h+1)*hd
+			// A batch and a single token may round differently (one f16
+			// ulp); a row of another token or head is off by O(1).
+			if err := relErr(vGot[lo:hi], vWant[lo:hi]); err > 1e-2 {
+				t.Fatalf("%s: head %d cell %d: value %v, want token %d's %v", name, h, e.Slot, vGot[lo:hi], e.Token, vWant[lo:hi])
+			}
+			err := relErr(kGot[lo:hi], kWant[lo:hi])
+			if (!rolling && err > 1e-2) || (rolling && err > 1e-4) { // f16 keys without rolling, f32 with
+				t.Fatalf("%s: head %d cell %d: key relative error %g (token %d at position %d)", name, h, e.Slot, err, e.Token, e.Pos)
+			}
+			worst = math.Max(worst, err)
+			checked++
+		}
+	}
+	t.Logf("%s: %d (head, cell) rows checked after %d evictions, worst key error %.3g", name, checked, s.Stats().Evictions, worst)
 }
 
 func TestPerHeadErrors(t *testing.T) {
