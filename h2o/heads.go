@@ -31,7 +31,6 @@ type HeadTracker struct {
 // headWork is one worker's scratch: heads are independent, so large models
 // rank and compact them on several goroutines.
 type headWork struct {
-	step  []float64
 	free  []int32
 	moves []HeadMove
 	err   error
@@ -152,7 +151,9 @@ func (t *HeadTracker) Cells() []int32 { return t.cells }
 // positions to decode them at; Place must follow with their cells.
 func (t *HeadTracker) Append(tokens []int32, pos []int32) []int32 {
 	for _, h := range t.heads[1:] {
-		h.Append(tokens, nil)
+		for _, tok := range tokens {
+			h.append(tok)
+		}
 	}
 	return t.heads[0].Append(tokens, pos)
 }
@@ -183,21 +184,9 @@ func (t *HeadTracker) AddStep(att Attention) error {
 		return fmt.Errorf("head tracker: %d tokens have no cell", t.Len()-t.placed)
 	}
 	t.forHeads(func(w *headWork, i int) {
-		h := t.heads[i]
-		row := att.Data[i*att.NCells : i*att.NCells+att.NKV]
-		w.step = w.step[:0]
-		for _, e := range h.entries {
-			v := 0.0
-			if int(e.Slot) < len(row) {
-				v = float64(row[e.Slot])
-			}
-			w.step = append(w.step, v)
-		}
-		if err := h.AddStep(w.step); err != nil && w.err == nil {
-			w.err = err
-		}
+		t.heads[i].addRow(att.Data[i*att.NCells : i*att.NCells+att.NKV])
 	})
-	return t.firstErr()
+	return nil
 }
 
 // Reset forgets every token (the caller clears the cache).

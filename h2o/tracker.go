@@ -75,12 +75,15 @@ func (t *Tracker) MaxPos() int32 {
 func (t *Tracker) Append(tokens []int32, pos []int32) []int32 {
 	pos = pos[:0]
 	for _, tok := range tokens {
-		p := t.NextPos()
-		t.entries = append(t.entries, Entry{Token: tok, Index: t.next, Pos: p})
-		t.next++
-		pos = append(pos, p)
+		pos = append(pos, t.NextPos())
+		t.append(tok)
 	}
 	return pos
+}
+
+func (t *Tracker) append(tok int32) {
+	t.entries = append(t.entries, Entry{Token: tok, Index: t.next, Pos: t.NextPos()})
+	t.next++
 }
 
 // IndexOfPos returns the entry holding position p, or -1.
@@ -105,23 +108,38 @@ func (t *Tracker) AddStep(step []float64) error {
 	if len(step) != len(t.entries) {
 		return fmt.Errorf("h2o: %d step scores for %d cached tokens", len(step), len(t.entries))
 	}
-	r := t.cfg.Score
 	for i := range t.entries {
-		e := &t.entries[i]
-		e.Age++
-		e.sum += step[i]
-		switch r.Kind {
-		case "mean":
-			e.Score = e.sum / float64(e.Age)
-		case "ema":
-			e.Score = r.Gamma*e.Score + step[i]
-		case "last":
-			e.Score = step[i]
-		default: // cum
-			e.Score = e.sum
-		}
+		t.entries[i].add(t.cfg.Score, step[i])
 	}
 	return nil
+}
+
+// addRow is AddStep with each entry's score read from the row of its cell
+// (per-head eviction); cells beyond the row received nothing.
+func (t *Tracker) addRow(row []float32) {
+	for i := range t.entries {
+		e := &t.entries[i]
+		v := 0.0
+		if int(e.Slot) < len(row) {
+			v = float64(row[e.Slot])
+		}
+		e.add(t.cfg.Score, v)
+	}
+}
+
+func (e *Entry) add(r ScoreRule, v float64) {
+	e.Age++
+	e.sum += v
+	switch r.Kind {
+	case "mean":
+		e.Score = e.sum / float64(e.Age)
+	case "ema":
+		e.Score = r.Gamma*e.Score + v
+	case "last":
+		e.Score = v
+	default: // cum
+		e.Score = e.sum
+	}
 }
 
 // Reset forgets every token (the caller clears the cache).
@@ -232,8 +250,13 @@ func (t *Tracker) apply(keep []bool) Plan {
 // plan in plan when it is not nil (per-head eviction needs none).
 func (t *Tracker) compact(keep []bool, plan *Plan) {
 	removedBefore := int32(0)
-	out := t.entries[:0]
-	for i := range t.entries {
+	// the entries before the first evicted one stay as they are
+	first := 0
+	for first < len(t.entries) && keep[first] {
+		first++
+	}
+	out := t.entries[:first]
+	for i := first; i < len(t.entries); i++ {
 		e := t.entries[i]
 		if !keep[i] {
 			if plan != nil {
