@@ -3,9 +3,10 @@
 # per-head session tests on the GPU, then decode speed of a Llama-2-7B-shape
 # random model (Q4_0) with H2O per token and per head (budget 2,048, rolling),
 # after no context and after 32k of context, against the full cache.
-# Needs bin/ (with bin/tests/session.test: `go test -c -o bin/tests/session.test
-# ./session` on the build machine), build/llama-src/ and the small shared
-# models under $H2O_SHARED. Logs go to $OUT.
+# Needs bin/ (with bin/tests/session.test and bin/tests/h2o.test: `go test -c
+# -o bin/tests/session.test ./session` and the same for ./h2o on the build
+# machine), build/llama-src/ and the small shared models under $H2O_SHARED.
+# Logs go to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/h2o-gpu-heads}; mkdir -p "$out"
@@ -25,3 +26,11 @@ timeout 300 bin/h2o bench -m "$m" -ngl 99 -p 512 -n 128 -d 0,4096 -r 2 --modes f
   --granularity token,head --note "random weights: speed only" 2>&1 | grep -v '^bench:' | tee "$out/heads-short.md"
 timeout 600 bin/h2o bench -m "$m" -ngl 99 -p 0 -n 128 -d 32768 -r 1 --modes full,h2o --budgets 2048 \
   --granularity token,head --note "random weights: speed only" 2>&1 | grep -v '^bench:' | tee "$out/heads-long.md"
+# Without rolling (the summarization recipe's setting) a decode step moves one
+# row per (layer, head) and re-rotates nothing.
+timeout 300 bin/h2o bench -m "$m" -ngl 99 -p 0 -n 128 -d 4096 -r 2 --modes h2o --budgets 2048 --rolling=false \
+  --granularity token,head --note "random weights: speed only; no rolling" 2>&1 | grep -v '^bench:' | tee "$out/heads-norolling.md"
+# The Go policy's share of a step (32 x 32 heads, B = 2,048), with and without rolling.
+if [ -x bin/tests/h2o.test ]; then
+  bin/tests/h2o.test -test.run XXX -test.bench HeadTrackerStep -test.benchtime 50x 2>&1 | grep Bench | tee "$out/policy-step.txt"
+fi
