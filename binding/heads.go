@@ -36,22 +36,29 @@ func (m *HeadMoves) Add(layer, head, src, dst, delta int32) {
 	m.Delta = append(m.Delta, delta)
 }
 
-// MoveHeads applies the moves to the KV cache in one graph on the backend
-// that holds it. All rows are read before any is written.
-func (c *Context) MoveHeads(m *HeadMoves) error {
+// MoveHeads applies the moves to the KV cache, and re-rotates keys in place
+// by shift (nil: none; else shift[(layer*NCtx + cell)*nHeadKV + head] for
+// every row, 0 = unchanged, and no shifted row may be moved), in one graph on
+// the backend that holds the cache. All moved rows are read before any is written.
+func (c *Context) MoveHeads(m *HeadMoves, shift []int32) error {
 	n := m.Len()
-	if n == 0 {
+	if n == 0 && shift == nil {
 		return nil
 	}
 	if len(m.Layer) != n || len(m.Head) != n || len(m.Dst) != n || len(m.Delta) != n {
 		return errors.New("head moves: slices of different lengths")
 	}
+	if shift != nil && len(shift) != c.nLayer*c.nCtx*c.model.Info().NHeadKV {
+		return fmt.Errorf("head moves: %d shifts, want layers x cells x KV heads = %d", len(shift), c.nLayer*c.nCtx*c.model.Info().NHeadKV)
+	}
+	ptr := func(s []int32) *C.int32_t {
+		if len(s) == 0 {
+			return nil
+		}
+		return (*C.int32_t)(unsafe.Pointer(&s[0]))
+	}
 	clearLastError()
-	rc := C.llama_h2o_head_moves(c.c, C.int32_t(n),
-		(*C.int32_t)(unsafe.Pointer(&m.Layer[0])), (*C.int32_t)(unsafe.Pointer(&m.Head[0])),
-		(*C.int32_t)(unsafe.Pointer(&m.Src[0])), (*C.int32_t)(unsafe.Pointer(&m.Dst[0])),
-		(*C.int32_t)(unsafe.Pointer(&m.Delta[0])))
-	if rc != 0 {
+	if C.llama_h2o_head_moves(c.c, C.int32_t(n), ptr(m.Layer), ptr(m.Head), ptr(m.Src), ptr(m.Dst), ptr(m.Delta), ptr(shift)) != 0 {
 		return lastError(fmt.Sprintf("move %d head rows in the KV cache", n))
 	}
 	return nil

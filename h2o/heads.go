@@ -26,14 +26,17 @@ type HeadTracker struct {
 	freed []bool // by cell: freed by the eviction in progress
 	work  []headWork
 	plan  HeadPlan
+	dense int     // cells of the dense shift array (0: rolling deltas as moves)
+	shift []int32 // the dense shift array of the plan
 }
 
 // headWork is one worker's scratch: heads are independent, so large models
 // rank and compact them on several goroutines.
 type headWork struct {
-	free  []int32
-	moves []HeadMove
-	err   error
+	shifted bool // a head of this worker wrote a nonzero shift
+	free    []int32
+	moves   []HeadMove
+	err     error
 }
 
 // parallelMin is the number of (head, token) entries from which the heads are
@@ -91,11 +94,15 @@ type HeadMove struct {
 }
 
 // HeadPlan is what the caller must do to the KV cache after a per-head
-// eviction: apply Moves (all reads before writes), then give Cells[i] the
-// position Pos[i] without re-rotation (Pos < 0: empty the cell). Its slices
-// are reused by the next Evict.
+// eviction: apply Moves (all reads before writes) and re-rotate keys in
+// place by Shift, then give Cells[i] the position Pos[i] without re-rotation
+// (Pos < 0: empty the cell). Its slices are reused by the next Evict.
 type HeadPlan struct {
-	Moves   []HeadMove
+	Moves []HeadMove
+	// Shift (with DenseShift, when a head rolled): the position delta of the
+	// key of every (layer, cell, head), at [(layer*cells + cell)*nHead + head];
+	// no shifted row is moved. nil: none.
+	Shift   []int32
 	Cells   []int32
 	Pos     []int32
 	Evicted int // tokens each head evicted
@@ -126,6 +133,12 @@ func NewHeadTracker(cfg Config, nLayer, nHead int) (*HeadTracker, error) {
 
 // Config is the normalised configuration.
 func (t *HeadTracker) Config() Config { return t.cfg }
+
+// DenseShift makes plans carry the rolling re-rotations of keys that stay in
+// their cell as one dense array over nCells cells (Plan.Shift) instead of a
+// move each: with rolling most keys of every head shift at every step, and a
+// dense array costs less to build and to apply.
+func (t *HeadTracker) DenseShift(nCells int) { t.dense = nCells }
 
 // Head is the tracker of one (layer, KV head): its tokens in position order,
 // their scores and cells (read-only use).
@@ -207,7 +220,7 @@ func (t *HeadTracker) Evict(limit int) (HeadPlan, error) {
 		limit = t.cfg.Budget
 	}
 	p := &t.plan
-	p.Moves, p.Cells, p.Pos, p.Evicted = p.Moves[:0], p.Cells[:0], p.Pos[:0], 0
+	p.Moves, p.Cells, p.Pos, p.Evicted, p.Shift = p.Moves[:0], p.Cells[:0], p.Pos[:0], 0, nil
 	n := t.Len()
 	if n <= limit {
 		return *p, nil
@@ -230,6 +243,19 @@ func (t *HeadTracker) Evict(limit int) (HeadPlan, error) {
 	for i := range t.work {
 		t.work[i].moves = t.work[i].moves[:0]
 	}
+	if t.dense > 0 && t.cfg.Rolling {
+		for _, c := range t.cells {
+			if int(c) >= t.dense {
+				return *p, fmt.Errorf("head tracker: cell %d beyond the %d cells of the shift array", c, t.dense)
+			}
+		}
+		n := t.nLayer * t.dense * t.nHead
+		if cap(t.shift) < n {
+			t.shift = make([]int32, n)
+		}
+		t.shift = t.shift[:n]
+		clear(t.shift)
+	}
 	t.forHeads(func(w *headWork, i int) {
 		if err := t.evictHead(w, i, limit); err != nil && w.err == nil {
 			w.err = err
@@ -240,6 +266,10 @@ func (t *HeadTracker) Evict(limit int) (HeadPlan, error) {
 	}
 	for i := range t.work {
 		p.Moves = append(p.Moves, t.work[i].moves...)
+		if t.work[i].shifted {
+			p.Shift = t.shift
+			t.work[i].shifted = false
+		}
 	}
 	// Cell positions drive only the causal mask: every kept cell must be
 	// visible to the next token (below its position) and the largest must
@@ -290,7 +320,12 @@ func (t *HeadTracker) evictHead(w *headWork, i, limit int) error {
 		if t.cfg.Rolling {
 			delta = -removed // compact rolls this token down by the evicted before it
 		}
-		if dst != e.Slot || delta != 0 {
+		switch {
+		case dst == e.Slot && delta != 0 && t.shift != nil && t.dense > 0:
+			// stays in its cell: a dense re-rotation
+			t.shift[(int(layer)*t.dense+int(dst))*t.nHead+int(head)] = delta
+			w.shifted = true
+		case dst != e.Slot || delta != 0:
 			w.moves = append(w.moves, HeadMove{Layer: layer, Head: head, Src: e.Slot, Dst: dst, Delta: delta})
 		}
 		e.Slot = dst

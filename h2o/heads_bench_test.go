@@ -25,6 +25,7 @@ func benchHeadStep(b *testing.B, rolling bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	ht.DenseShift(nCells) // as the session does
 	rng := rand.New(rand.NewSource(1))
 	data := make([]float32, nLayer*nHead*nCells)
 	for i := range data {
@@ -58,4 +59,5 @@ func benchHeadStep(b *testing.B, rolling bool) {
 		moves += len(p.Moves)
 	}
 	b.ReportMetric(float64(moves)/float64(b.N), "moves/op")
+
 }

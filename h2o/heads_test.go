@@ -65,6 +65,20 @@ func (f *fakeCache) apply(p HeadPlan, nHead int) {
 		h := int(m.Layer)*nHead + int(m.Head)
 		f.tok[h][m.Dst], f.rot[h][m.Dst] = read[i].tok, read[i].rot
 	}
+	nCells := len(f.pos)
+	for i, d := range p.Shift {
+		if d == 0 {
+			continue
+		}
+		layer, cell, head := i/(nCells*nHead), i/nHead%nCells, i%nHead
+		h := layer*nHead + head
+		for _, m := range p.Moves {
+			if int(m.Layer)*nHead+int(m.Head) == h && (int(m.Src) == cell || int(m.Dst) == cell) {
+				panic("a shifted row is also moved")
+			}
+		}
+		f.rot[h][cell] += d
+	}
 	for i, c := range p.Cells {
 		f.pos[c] = p.Pos[i]
 	}
@@ -104,9 +118,13 @@ func (f *fakeCache) check(t *testing.T, ht *HeadTracker, limit int) {
 
 // drive runs a stream of chunks through a head tracker and the fake cache;
 // attn(head, token) is the attention a head's queries give a token at a step.
-func drive(t *testing.T, ht *HeadTracker, nLayer, nHead int, chunks []int, attn func(step, head int, tok int64) float32, after func(step int)) {
+func drive(t *testing.T, ht *HeadTracker, nLayer, nHead int, chunks []int, dense bool, attn func(step, head int, tok int64) float32, after func(step int)) {
 	t.Helper()
 	nCells := ht.Config().Budget + slices.Max(chunks)
+	if dense {
+		ht.DenseShift(nCells)
+	}
+	shifted := false
 	f := newFakeCache(nLayer*nHead, nCells)
 	data := make([]float32, nLayer*nHead*nCells)
 	var pos []int32
@@ -138,10 +156,14 @@ func drive(t *testing.T, ht *HeadTracker, nLayer, nHead int, chunks []int, attn 
 			t.Fatal(err)
 		}
 		f.apply(p, nHead)
+		shifted = shifted || p.Shift != nil
 		f.check(t, ht, ht.Config().Budget)
 		if after != nil {
 			after(step)
 		}
+	}
+	if dense && ht.Config().Rolling && !shifted {
+		t.Fatal("rolling with dense shifts produced none")
 	}
 }
 
@@ -156,7 +178,8 @@ func testChunks() []int {
 // When every head ranks the tokens the same way, per-head eviction keeps in
 // every head exactly the tokens per-token eviction keeps.
 func TestPerHeadEqualsPerTokenWhenHeadsAgree(t *testing.T) {
-	for _, rolling := range []bool{false, true} {
+	for _, c := range []struct{ rolling, dense bool }{{false, false}, {true, false}, {true, true}} {
+		rolling := c.rolling
 		for _, rule := range []string{"cum", "ema:0.9"} {
 			r, _ := ParseScoreRule(rule)
 			cfg := Config{Policy: H2O, Budget: 12, HeavyHitters: 6, SinkTokens: 1, Rolling: rolling, Score: r}
@@ -172,7 +195,7 @@ func TestPerHeadEqualsPerTokenWhenHeadsAgree(t *testing.T) {
 			attn := func(step, head int, idx int64) float32 { return a[idx] }
 			chunks := testChunks()
 			step := 0
-			drive(t, ht, nLayer, nHead, chunks, func(s, head int, idx int64) float32 {
+			drive(t, ht, nLayer, nHead, chunks, c.dense, func(s, head int, idx int64) float32 {
 				if s != step || a == nil {
 					// a new step: draw the attention of every token so far and
 					// run the per-token tracker on the same step
@@ -221,8 +244,8 @@ func TestPerHeadEqualsPerTokenWhenHeadsAgree(t *testing.T) {
 // only that head's attention, keeps; and the heads end up keeping different
 // tokens in the same cells.
 func TestPerHeadIndependentHeads(t *testing.T) {
-	for _, rolling := range []bool{false, true} {
-		cfg := Config{Policy: H2O, Budget: 10, HeavyHitters: 6, Rolling: rolling, Granularity: PerHead}
+	for _, c := range []struct{ rolling, dense bool }{{false, false}, {true, false}, {true, true}} {
+		cfg := Config{Policy: H2O, Budget: 10, HeavyHitters: 6, Rolling: c.rolling, Granularity: PerHead}
 		const nLayer, nHead = 2, 2
 		ht, err := NewHeadTracker(cfg, nLayer, nHead)
 		if err != nil {
@@ -244,7 +267,7 @@ func TestPerHeadIndependentHeads(t *testing.T) {
 		}
 		chunks := testChunks()
 		fed := -1
-		drive(t, ht, nLayer, nHead, chunks, func(s, head int, idx int64) float32 {
+		drive(t, ht, nLayer, nHead, chunks, c.dense, func(s, head int, idx int64) float32 {
 			if s != fed {
 				fed = s
 				for i, r := range refs {
@@ -362,7 +385,7 @@ func TestPerHeadParallelMatchesSerial(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		drive(t, ht, 3, 5, testChunks(), func(step, head int, tok int64) float32 {
+		drive(t, ht, 3, 5, testChunks(), true, func(step, head int, tok int64) float32 {
 			x := uint32(step*7919+head*104729) ^ uint32(tok*2654435761)
 			x ^= x >> 13
 			x *= 0x5bd1e995

@@ -18,7 +18,7 @@ type headState struct {
 	moves binding.HeadMoves
 }
 
-func newHeadState(opts Options, info binding.ModelInfo) (*headState, error) {
+func newHeadState(opts Options, info binding.ModelInfo, nCells int) (*headState, error) {
 	if opts.Scores != binding.ScoresKVHead {
 		return nil, errors.New("granularity head ranks tokens per KV head: it needs per-KV-head scores")
 	}
@@ -26,6 +26,7 @@ func newHeadState(opts Options, info binding.ModelInfo) (*headState, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.DenseShift(nCells) // rolling re-rotations as one dense array, not a move each
 	return &headState{t: t}, nil
 }
 
@@ -94,7 +95,7 @@ func (s *Session) applyHeads(limit int) error {
 	for _, mv := range plan.Moves {
 		m.Add(mv.Layer, mv.Head, mv.Src, mv.Dst, mv.Delta)
 	}
-	if err := s.ctx.MoveHeads(m); err != nil {
+	if err := s.ctx.MoveHeads(m, plan.Shift); err != nil {
 		return err
 	}
 	if err := s.ctx.SetCellPos(seq, plan.Cells, plan.Pos); err != nil {
