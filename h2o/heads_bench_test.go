@@ -25,7 +25,7 @@ func benchHeadStep(b *testing.B, rolling bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ht.DenseShift(nCells) // as the session does
+	ht.DenseShift(nCells) // as the session does on a GPU
 	rng := rand.New(rand.NewSource(1))
 	data := make([]float32, nLayer*nHead*nCells)
 	for i := range data {

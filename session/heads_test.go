@@ -190,9 +190,15 @@ func checkPerHeadContents(t *testing.T, m *binding.Model) {
 	for _, tc := range []struct {
 		rolling bool
 		prefill PrefillMode
-	}{{false, PrefillChunked}, {true, PrefillChunked}, {true, PrefillFull}} {
+		dense   bool // rolling re-rotations as one dense array (the GPU default)
+	}{{false, PrefillChunked, false}, {true, PrefillChunked, false}, {true, PrefillFull, false}, {true, PrefillChunked, true}, {true, PrefillFull, true}} {
 		// full prefill evicts the prompt down to the budget in one go (many moves per head)
 		s := newSession(t, m, Options{Policy: perHead(24, 12, tc.rolling), Chunk: 8, Prefill: tc.prefill})
+		if tc.dense {
+			s.heads.t.DenseShift(s.nCtx)
+		} else {
+			s.heads.t.DenseShift(0)
+		}
 		toks, _ := m.Tokenize(strings.Repeat("Once upon a time, there was a little girl named Lily. She loved to play outside. ", 3), true, false)
 		if err := s.Feed(toks); err != nil {
 			t.Fatal(err)
@@ -200,7 +206,7 @@ func checkPerHeadContents(t *testing.T, m *binding.Model) {
 		if s.CacheLen() != 24 || occupied(s) != 24 {
 			t.Fatalf("%s prefill of %d tokens: cache %d, %d cells occupied", tc.prefill, len(toks), s.CacheLen(), occupied(s))
 		}
-		name := fmt.Sprintf("rolling %v, %s prefill", tc.rolling, tc.prefill)
+		name := fmt.Sprintf("rolling %v, %s prefill, dense shifts %v", tc.rolling, tc.prefill, tc.dense)
 		compareHeadRows(t, m, s, name+", after the prompt")
 		sampler := NewSampler(Sampling{Temperature: 1, Seed: 3})
 		for i := 0; i < 400; i++ {

@@ -66,7 +66,7 @@ func New(model *binding.Model, opts Options) (*Session, error) {
 		nCtx: ctx.NCtx(), ctxTrn: info.NCtxTrain,
 	}
 	if opts.Policy.Granularity == h2o.PerHead {
-		if s.heads, err = newHeadState(opts, info, s.nCtx); err != nil {
+		if s.heads, err = newHeadState(opts, model, s.nCtx); err != nil {
 			s.Close()
 			return nil, err
 		}
