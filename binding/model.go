@@ -22,10 +22,14 @@ type ModelParams struct {
 
 // Model is a loaded GGUF model. Close frees it; contexts must be closed first.
 type Model struct {
-	c     *C.struct_llama_model
-	vocab *C.struct_llama_vocab
-	path  string
+	c         *C.struct_llama_model
+	vocab     *C.struct_llama_vocab
+	path      string
+	gpuLayers int
 }
+
+// GPULayers is the number of layers asked to be offloaded (-1: all, 0: none).
+func (m *Model) GPULayers() int { return m.gpuLayers }
 
 // LoadModel loads a GGUF file. A missing, truncated or non-GGUF file is an
 // error, never a crash.
@@ -47,7 +51,7 @@ func LoadModel(path string, p ModelParams) (*Model, error) {
 	if m == nil {
 		return nil, lastError(fmt.Sprintf("load model %s", path))
 	}
-	model := &Model{c: m, vocab: C.llama_model_get_vocab(m), path: path}
+	model := &Model{c: m, vocab: C.llama_model_get_vocab(m), path: path, gpuLayers: p.GPULayers}
 	runtime.SetFinalizer(model, (*Model).Close)
 	return model, nil
 }

@@ -23,6 +23,7 @@ type Record struct {
 	Rolling     bool          `json:"rolling"`
 	Score       string        `json:"score"`
 	Aggregate   string        `json:"aggregate"`
+	Granularity string        `json:"granularity"` // token or head (h2o)
 	Docs        int           `json:"docs"`
 	Tokens      int           `json:"tokens"`
 	NLL         float64       `json:"nll"`
@@ -75,7 +76,7 @@ func record(r Result, full *Result) Record {
 	c := r.Config
 	rec := Record{
 		Policy: string(c.Policy), Budget: c.Budget, Rolling: c.Rolling,
-		Score: c.Score.String(), Aggregate: string(c.Aggregate),
+		Score: c.Score.String(), Aggregate: string(c.Aggregate), Granularity: string(c.Granularity),
 		Docs: r.Docs, Tokens: r.Tokens, NLL: r.NLL, PPL: r.PPL(), KLTokens: r.KLTokens,
 		Evictions: r.Evictions, PastTrained: r.PastTrained,
 		Seconds: r.Elapsed.Seconds(), TokensPerS: r.TokensPerSecond(),
@@ -159,6 +160,9 @@ func WriteMarkdown(w io.Writer, recs []Record, m Meta) error {
 			rolling = onOff(r.Rolling)
 			if r.Policy == string(h2o.H2O) {
 				sa = r.Score + "/" + r.Aggregate
+				if r.Granularity == string(h2o.PerHead) {
+					sa = r.Score + "/per-head"
+				}
 			}
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %.3f | %s | %s | %s | %.0f |\n", r.Policy, budget, frac, split, rolling, sa,

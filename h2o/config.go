@@ -56,6 +56,29 @@ func ParseAggregate(s string) (Aggregate, error) {
 	return "", fmt.Errorf("score aggregation %q: want sum, layer-mean or max", s)
 }
 
+// Granularity says what one kept set serves.
+type Granularity string
+
+const (
+	// PerToken keeps one set of tokens for all layers and heads (a token's
+	// score is aggregated over layers and query heads).
+	PerToken Granularity = "token"
+	// PerHead keeps a set per (layer, KV head), ranked by the attention of the
+	// query heads of that KV head's group: the recipe's eviction.
+	PerHead Granularity = "head"
+)
+
+// ParseGranularity accepts token and head.
+func ParseGranularity(s string) (Granularity, error) {
+	switch g := Granularity(strings.ToLower(strings.TrimSpace(s))); g {
+	case PerToken, PerHead:
+		return g, nil
+	case "":
+		return PerToken, nil
+	}
+	return "", fmt.Errorf("granularity %q: want token or head", s)
+}
+
 // ScoreRule says how a token's score evolves from step to step.
 type ScoreRule struct {
 	Kind  string  // "cum" (recipe), "mean", "ema", "last"
@@ -103,6 +126,7 @@ type Config struct {
 	Rolling      bool // kept tokens take their index in the cache as position
 	Aggregate    Aggregate
 	Score        ScoreRule
+	Granularity  Granularity // token (default) or head
 }
 
 // Normalize fills defaults and checks the configuration.
@@ -118,6 +142,22 @@ func (c Config) Normalize() (Config, error) {
 	}
 	if c.Score.Kind == "" {
 		c.Score.Kind = "cum"
+	}
+	if c.Granularity == "" {
+		c.Granularity = PerToken
+	}
+	if _, err := ParseGranularity(string(c.Granularity)); err != nil {
+		return c, err
+	}
+	if c.Granularity == PerHead {
+		switch {
+		case c.Policy != H2O:
+			// full never evicts; window and sink rank no attention, so every
+			// head would keep the same tokens as per-token eviction does.
+			return c, fmt.Errorf("granularity head needs the h2o policy (%s keeps the same tokens in every head; use granularity token)", c.Policy)
+		case c.Aggregate != AggSum:
+			return c, fmt.Errorf("granularity head ranks each KV head by its own attention; score aggregation %s applies to granularity token only", c.Aggregate)
+		}
 	}
 	if c.Policy == Full {
 		return c, nil
@@ -170,6 +210,9 @@ func (c Config) String() string {
 	case Full:
 		return "full"
 	case H2O:
+		if c.Granularity == PerHead {
+			return fmt.Sprintf("h2o B=%d H=%d R=%d per head", c.Budget, c.HeavyHitters, c.Recent)
+		}
 		return fmt.Sprintf("h2o B=%d H=%d R=%d", c.Budget, c.HeavyHitters, c.Recent)
 	case Sink:
 		return fmt.Sprintf("sink B=%d S=%d R=%d", c.Budget, c.SinkTokens, c.Recent)

@@ -14,6 +14,7 @@ type Entry struct {
 	Score float64 // accumulated attention, per the score rule
 	sum   float64 // running sum (for the mean rule)
 	Age   int     // steps the token has been in the cache, counting the step it entered
+	Slot  int32   // KV cell holding the token (per-head eviction only; else unused)
 }
 
 // Tracker mirrors the KV cache of one sequence: its tokens in position order,
@@ -74,12 +75,15 @@ func (t *Tracker) MaxPos() int32 {
 func (t *Tracker) Append(tokens []int32, pos []int32) []int32 {
 	pos = pos[:0]
 	for _, tok := range tokens {
-		p := t.NextPos()
-		t.entries = append(t.entries, Entry{Token: tok, Index: t.next, Pos: p})
-		t.next++
-		pos = append(pos, p)
+		pos = append(pos, t.NextPos())
+		t.append(tok)
 	}
 	return pos
+}
+
+func (t *Tracker) append(tok int32) {
+	t.entries = append(t.entries, Entry{Token: tok, Index: t.next, Pos: t.NextPos()})
+	t.next++
 }
 
 // IndexOfPos returns the entry holding position p, or -1.
@@ -104,23 +108,38 @@ func (t *Tracker) AddStep(step []float64) error {
 	if len(step) != len(t.entries) {
 		return fmt.Errorf("h2o: %d step scores for %d cached tokens", len(step), len(t.entries))
 	}
-	r := t.cfg.Score
 	for i := range t.entries {
-		e := &t.entries[i]
-		e.Age++
-		e.sum += step[i]
-		switch r.Kind {
-		case "mean":
-			e.Score = e.sum / float64(e.Age)
-		case "ema":
-			e.Score = r.Gamma*e.Score + step[i]
-		case "last":
-			e.Score = step[i]
-		default: // cum
-			e.Score = e.sum
-		}
+		t.entries[i].add(t.cfg.Score, step[i])
 	}
 	return nil
+}
+
+// addRow is AddStep with each entry's score read from the row of its cell
+// (per-head eviction); cells beyond the row received nothing.
+func (t *Tracker) addRow(row []float32) {
+	for i := range t.entries {
+		e := &t.entries[i]
+		v := 0.0
+		if int(e.Slot) < len(row) {
+			v = float64(row[e.Slot])
+		}
+		e.add(t.cfg.Score, v)
+	}
+}
+
+func (e *Entry) add(r ScoreRule, v float64) {
+	e.Age++
+	e.sum += v
+	switch r.Kind {
+	case "mean":
+		e.Score = e.sum / float64(e.Age)
+	case "ema":
+		e.Score = r.Gamma*e.Score + v
+	case "last":
+		e.Score = v
+	default: // cum
+		e.Score = e.sum
+	}
 }
 
 // Reset forgets every token (the caller clears the cache).
@@ -184,6 +203,19 @@ func (t *Tracker) selectKeep(limit int) []bool {
 	if t.cfg.Policy != H2O || slots <= 0 {
 		return keep
 	}
+	if n-limit == 1 {
+		// One eviction (every decode step): the worst candidate, the oldest
+		// on ties, exactly what the sort below leaves out, in O(n).
+		worst := -1
+		for i := sinks; i < n-recent; i++ {
+			keep[i] = true
+			if worst < 0 || t.entries[i].Score < t.entries[worst].Score {
+				worst = i
+			}
+		}
+		keep[worst] = false
+		return keep
+	}
 	// Candidates: everything between the sinks and the recent window, best
 	// score first; ties go to the more recent token (deterministic).
 	cand := t.scratch[:0]
@@ -210,32 +242,47 @@ func (t *Tracker) selectKeep(limit int) []bool {
 // apply drops the entries not kept and builds the cache plan.
 func (t *Tracker) apply(keep []bool) Plan {
 	var plan Plan
+	t.compact(keep, &plan)
+	return plan
+}
+
+// compact drops the entries not kept, rolls positions, and records the cache
+// plan in plan when it is not nil (per-head eviction needs none).
+func (t *Tracker) compact(keep []bool, plan *Plan) {
 	removedBefore := int32(0)
-	out := t.entries[:0]
-	for i := range t.entries {
+	// the entries before the first evicted one stay as they are
+	first := 0
+	for first < len(t.entries) && keep[first] {
+		first++
+	}
+	out := t.entries[:first]
+	for i := first; i < len(t.entries); i++ {
 		e := t.entries[i]
 		if !keep[i] {
-			plan.Evicted = append(plan.Evicted, e)
-			if r := len(plan.Remove); r > 0 && plan.Remove[r-1].P1 == e.Pos {
-				plan.Remove[r-1].P1++
-			} else {
-				plan.Remove = append(plan.Remove, Range{e.Pos, e.Pos + 1})
+			if plan != nil {
+				plan.Evicted = append(plan.Evicted, e)
+				if r := len(plan.Remove); r > 0 && plan.Remove[r-1].P1 == e.Pos {
+					plan.Remove[r-1].P1++
+				} else {
+					plan.Remove = append(plan.Remove, Range{e.Pos, e.Pos + 1})
+				}
 			}
 			removedBefore++
 			continue
 		}
 		if t.cfg.Rolling && removedBefore > 0 {
 			// a kept run after removals moves down by the number removed before it
-			if s := len(plan.Shifts); s > 0 && plan.Shifts[s-1].Delta == -removedBefore && plan.Shifts[s-1].P1 == e.Pos {
-				plan.Shifts[s-1].P1++
-			} else {
-				plan.Shifts = append(plan.Shifts, Shift{P0: e.Pos, P1: e.Pos + 1, Delta: -removedBefore})
+			if plan != nil {
+				if s := len(plan.Shifts); s > 0 && plan.Shifts[s-1].Delta == -removedBefore && plan.Shifts[s-1].P1 == e.Pos {
+					plan.Shifts[s-1].P1++
+				} else {
+					plan.Shifts = append(plan.Shifts, Shift{P0: e.Pos, P1: e.Pos + 1, Delta: -removedBefore})
+				}
 			}
 			e.Pos -= removedBefore
 		}
 		out = append(out, e)
 	}
 	t.entries = out
-	t.evicted += int64(len(plan.Evicted))
-	return plan
+	t.evicted += int64(removedBefore)
 }

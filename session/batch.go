@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/h2o-kv/h2o/binding"
+	"github.com/h2o-kv/h2o/h2o"
 )
 
 // Request is one prompt to generate from in a Batcher.
@@ -99,6 +100,9 @@ func NewBatcher(model *binding.Model, opts Options, n int) (*Batcher, error) {
 	opts, err := opts.normalize()
 	if err != nil {
 		return nil, err
+	}
+	if opts.Policy.Granularity == h2o.PerHead {
+		return nil, errors.New("granularity head moves rows of a single-stream cache: it runs one sequence per context (use --parallel 1)")
 	}
 	info := model.Info()
 	per := opts.contextSize(info.NCtxTrain)

@@ -64,6 +64,13 @@ func (o Options) normalize() (Options, error) {
 	if o.Chunk <= 0 {
 		o.Chunk = defaultChunk
 	}
+	if o.Policy.Granularity == h2o.PerHead {
+		// each KV head ranks its tokens by the attention of its own query heads
+		if o.Scores != binding.ScoresOff && o.Scores != binding.ScoresKVHead {
+			return o, fmt.Errorf("granularity head needs per-KV-head scores")
+		}
+		o.Scores = binding.ScoresKVHead
+	}
 	if o.Policy.NeedsScores() && o.Scores == binding.ScoresOff {
 		// Summed scores need only one row per layer: the least data per token.
 		// The normalising aggregations need each head's row.

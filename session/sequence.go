@@ -42,12 +42,17 @@ func newSequence(id int32, policy h2o.Config, ctxTrn, first, nCells int) (*seque
 
 // add appends tokens to the policy state and to the batch at their positions.
 func (q *sequence) add(b *binding.Batch, tokens []int32, wantLogits bool) {
-	if !q.policy.Rolling && q.tracker.NextPos()+int32(len(tokens)) > int32(q.ctxTrn) {
+	q.addAt(b, tokens, q.tracker.Append(tokens, q.pos), wantLogits)
+}
+
+// addAt adds tokens already appended to the policy state at positions pos.
+func (q *sequence) addAt(b *binding.Batch, tokens, pos []int32, wantLogits bool) {
+	q.pos = pos
+	if !q.policy.Rolling && len(pos) > 0 && pos[len(pos)-1] >= int32(q.ctxTrn) {
 		q.stats.PastTrained = true
 	}
-	q.pos = q.tracker.Append(tokens, q.pos)
 	for i, t := range tokens {
-		b.Add(t, q.pos[i], q.id, wantLogits && i == len(tokens)-1)
+		b.Add(t, pos[i], q.id, wantLogits && i == len(tokens)-1)
 	}
 }
 

@@ -18,6 +18,8 @@ type Session struct {
 	model *binding.Model
 	ctx   *binding.Context
 	seq   *sequence
+	heads *headState // granularity head only
+	err   error      // a failed per-head eviction, returned by every Feed or Step until Reset
 	batch *binding.Batch
 	nCtx  int
 
@@ -48,7 +50,16 @@ func New(model *binding.Model, opts Options) (*Session, error) {
 		ctx.Close()
 		return nil, err
 	}
-	return &Session{opts: opts, model: model, ctx: ctx, seq: q, batch: binding.NewBatch(chunk), nCtx: ctx.NCtx()}, nil
+	s := &Session{opts: opts, model: model, ctx: ctx, seq: q, batch: binding.NewBatch(chunk), nCtx: ctx.NCtx()}
+	if opts.Policy.Granularity == h2o.PerHead {
+		if s.heads, err = newHeadState(opts, model, s.nCtx); err != nil {
+			s.Close()
+			return nil, err
+		}
+		// All heads hold as many tokens: layer 0, KV head 0 stands for the count.
+		q.tracker = s.heads.t.Head(0, 0)
+	}
+	return s, nil
 }
 
 // Close frees the context and batch.
@@ -73,6 +84,10 @@ func (s *Session) Tracker() *h2o.Tracker { return s.seq.tracker }
 func (s *Session) Reset() {
 	s.ctx.ClearMemory()
 	s.seq.tracker.Reset()
+	if s.heads != nil {
+		s.heads.t.Reset()
+	}
+	s.err = nil
 	s.lastLogits = false
 }
 
@@ -83,6 +98,9 @@ func (s *Session) Feed(tokens []int32) error {
 	if len(tokens) == 0 {
 		return nil
 	}
+	if s.err != nil {
+		return s.err
+	}
 	start := time.Now()
 	chunk := s.ctx.NBatch()
 	full := s.opts.Prefill == PrefillFull || !s.opts.Policy.Evicts()
@@ -91,18 +109,25 @@ func (s *Session) Feed(tokens []int32) error {
 	}
 	for i := 0; i < len(tokens); i += chunk {
 		end := min(i+chunk, len(tokens))
-		if !full {
-			s.seq.room(s.ctx, end-i) // a smaller context than budget + chunk
+		if !full && s.seq.tracker.Len()+end-i > s.nCtx {
+			// a smaller context than budget + chunk
+			if err := s.evict(s.nCtx - (end - i)); err != nil {
+				return err
+			}
 		}
 		if err := s.decode(tokens[i:end], end == len(tokens)); err != nil {
 			return err
 		}
 		if !full {
-			s.seq.evict(s.ctx, -1)
+			if err := s.evict(-1); err != nil {
+				return err
+			}
 		}
 	}
 	if full {
-		s.seq.evict(s.ctx, -1)
+		if err := s.evict(-1); err != nil {
+			return err
+		}
 	}
 	s.ctx.Synchronize() // a GPU decode returns before it is done: time all of it
 	s.seq.stats.PromptTokens += len(tokens)
@@ -114,7 +139,11 @@ func (s *Session) Feed(tokens []int32) error {
 // and feeds the step's attention to the policy.
 func (s *Session) decode(tokens []int32, wantLogits bool) error {
 	s.batch.Clear()
-	s.seq.add(s.batch, tokens, wantLogits)
+	if s.heads != nil {
+		s.seq.addAt(s.batch, tokens, s.heads.t.Append(tokens, s.seq.pos), wantLogits)
+	} else {
+		s.seq.add(s.batch, tokens, wantLogits)
+	}
 	if err := s.ctx.Decode(s.batch); err != nil {
 		if errors.Is(err, binding.ErrKVFull) {
 			return s.seq.fullError(0)
@@ -122,6 +151,12 @@ func (s *Session) decode(tokens []int32, wantLogits bool) error {
 		return err
 	}
 	s.lastLogits = wantLogits
+	if s.heads != nil {
+		if err := s.placeHeads(s.seq.pos); err != nil {
+			return err
+		}
+		return s.headScores()
+	}
 	if !s.opts.Policy.NeedsScores() {
 		return nil
 	}
@@ -135,6 +170,15 @@ func (s *Session) decode(tokens []int32, wantLogits bool) error {
 
 var errNoScores = errors.New("attention scores unavailable: the context does not collect them")
 
+// evict shrinks the cache to limit (-1: the budget).
+func (s *Session) evict(limit int) error {
+	if s.heads != nil {
+		return s.evictHeads(limit)
+	}
+	s.seq.evict(s.ctx, limit)
+	return nil
+}
+
 // MakeRoom evicts so that n more tokens fit in the budget, as the recipe's
 // streaming demo does before each prompt (never below the recent window).
 func (s *Session) MakeRoom(n int) {
@@ -142,7 +186,9 @@ func (s *Session) MakeRoom(n int) {
 		return
 	}
 	limit := max(s.opts.Policy.Budget-n, s.opts.Policy.Recent)
-	s.seq.evict(s.ctx, limit)
+	if err := s.evict(limit); err != nil && s.err == nil {
+		s.err = err
+	}
 }
 
 // Logits are the next-token logits after the last Feed or Step
@@ -157,13 +203,18 @@ func (s *Session) Logits() []float32 {
 // Step decodes one token (the one just sampled) and evicts per the policy.
 func (s *Session) Step(tok int32) error {
 	start := time.Now()
+	if s.err != nil {
+		return s.err
+	}
 	if !s.opts.Policy.Evicts() && s.seq.tracker.Len()+1 > s.nCtx {
 		return s.seq.fullError(1)
 	}
 	if err := s.decode([]int32{tok}, true); err != nil {
 		return err
 	}
-	s.seq.evict(s.ctx, -1)
+	if err := s.evict(-1); err != nil {
+		return err
+	}
 	s.ctx.Synchronize() // a GPU decode returns before it is done: time all of it
 	s.seq.stats.GenTokens++
 	s.seq.stats.GenTime += time.Since(start)

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/h2o-kv/h2o/binding"
+	"github.com/h2o-kv/h2o/h2o"
 	"github.com/urfave/cli/v2"
 )
 
@@ -23,6 +24,7 @@ func attnCommand() *cli.Command {
 			&cli.IntFlag{Name: "top", Value: 10, Usage: "heavy hitters to list"},
 			&cli.BoolFlag{Name: "json", Usage: "JSON output with per-layer scores"},
 			&cli.BoolFlag{Name: "per-query-head", Usage: "report query heads instead of KV heads"},
+			granularityFlag(),
 		),
 		Action: attnAction,
 	}
@@ -34,6 +36,8 @@ type attnToken struct {
 	Piece    string    `json:"piece"`
 	Score    float64   `json:"score"`
 	PerLayer []float64 `json:"per_layer"`
+	// PerHead[layer][head] with --granularity head: what that head ranks by.
+	PerHead [][]float64 `json:"per_head,omitempty"`
 }
 
 func attnAction(c *cli.Context) error {
@@ -43,6 +47,10 @@ func attnAction(c *cli.Context) error {
 	}
 	defer m.Close()
 	toks, err := m.Tokenize(c.String("prompt"), true, false)
+	if err != nil {
+		return err
+	}
+	gran, err := h2o.ParseGranularity(c.String("granularity"))
 	if err != nil {
 		return err
 	}
@@ -69,6 +77,12 @@ func attnAction(c *cli.Context) error {
 	out := make([]attnToken, len(toks))
 	for i, t := range toks {
 		out[i] = attnToken{Index: i, Token: t, Piece: m.Piece(t, true), PerLayer: make([]float64, sc.NLayer)}
+		if gran == h2o.PerHead {
+			out[i].PerHead = make([][]float64, sc.NLayer)
+			for l := range out[i].PerHead {
+				out[i].PerHead[l] = make([]float64, sc.NHead)
+			}
+		}
 	}
 	for j, cell := range cells {
 		if cell.Pos < 0 || int(cell.Pos) >= len(out) {
@@ -80,6 +94,9 @@ func attnAction(c *cli.Context) error {
 				v := float64(sc.Data[(l*sc.NHead+h)*sc.NCells+j])
 				tk.PerLayer[l] += v
 				tk.Score += v
+				if tk.PerHead != nil {
+					tk.PerHead[l][h] = v
+				}
 			}
 		}
 	}
@@ -104,6 +121,20 @@ func attnAction(c *cli.Context) error {
 	fmt.Printf("\ntop %d heavy hitters (attention summed over %d layers x %d heads and %d query tokens):\n", min(c.Int("top"), len(ranked)), sc.NLayer, sc.NHead, len(toks))
 	for i, t := range ranked[:min(c.Int("top"), len(ranked))] {
 		fmt.Printf("%2d. #%d %q %.3f\n", i+1, t.Index, t.Piece, t.Score)
+	}
+	if gran == h2o.PerHead {
+		// per-head eviction ranks each (layer, head) by its own row
+		fmt.Printf("\ntop %d per (layer, head), as per-head eviction ranks them (token #index):\n", min(c.Int("top"), len(out)))
+		for l := 0; l < sc.NLayer; l++ {
+			for h := 0; h < sc.NHead; h++ {
+				sort.SliceStable(ranked, func(a, b int) bool { return ranked[a].PerHead[l][h] > ranked[b].PerHead[l][h] })
+				var b strings.Builder
+				for _, t := range ranked[:min(c.Int("top"), len(ranked))] {
+					fmt.Fprintf(&b, " #%d", t.Index)
+				}
+				fmt.Printf("L%d H%d:%s\n", l, h, b.String())
+			}
+		}
 	}
 	return nil
 }

@@ -30,6 +30,7 @@ func benchCommand() *cli.Command {
 			&cli.StringFlag{Name: "budgets", Value: "2048", Usage: "cache budgets B for evicting modes"},
 			&cli.Float64Flag{Name: "heavy-ratio", Value: 0.5, Usage: "h2o heavy hitters as a share of the budget"},
 			&cli.BoolFlag{Name: "rolling", Value: true, Usage: "position rolling for evicting modes"},
+			&cli.StringFlag{Name: "granularity", Value: "token", Usage: "h2o granularities to compare: token, head (comma-separated)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "md", Usage: "md or json"},
 			&cli.StringFlag{Name: "note", Value: "", Usage: "a line printed under the table (e.g. 'random weights: speed only')"},
 			&cli.BoolFlag{Name: "scores", Usage: "also collect attention scores in modes that do not need them (measures the patch's cost)"},
@@ -87,6 +88,17 @@ func benchAction(c *cli.Context) error {
 			}
 		}
 	}
+	var grans []h2o.Granularity
+	for _, g := range splitList(c.String("granularity")) {
+		gran, err := h2o.ParseGranularity(g)
+		if err != nil {
+			return err
+		}
+		grans = append(grans, gran)
+	}
+	if len(grans) == 0 {
+		return fmt.Errorf("--granularity %q names none", c.String("granularity"))
+	}
 	var configs []h2o.Config
 	for _, name := range strings.Split(c.String("modes"), ",") {
 		pol, err := h2o.ParsePolicy(strings.TrimSpace(name))
@@ -98,11 +110,19 @@ func benchAction(c *cli.Context) error {
 			continue
 		}
 		for _, b := range budgets {
-			cfg, err := h2o.Config{Policy: pol, Budget: b, HeavyHitters: int(c.Float64("heavy-ratio") * float64(b)), Rolling: c.Bool("rolling")}.Normalize()
-			if err != nil {
-				return err
+			for i, gran := range grans {
+				if pol != h2o.H2O {
+					if i > 0 {
+						break // one granularity: window and sink keep the same tokens in every head
+					}
+					gran = h2o.PerToken
+				}
+				cfg, err := h2o.Config{Policy: pol, Budget: b, HeavyHitters: int(c.Float64("heavy-ratio") * float64(b)), Rolling: c.Bool("rolling"), Granularity: gran}.Normalize()
+				if err != nil {
+					return err
+				}
+				configs = append(configs, cfg)
 			}
-			configs = append(configs, cfg)
 		}
 	}
 	m, err := loadModel(c)

@@ -46,8 +46,14 @@ func policyFlags(heavy, window int) []cli.Flag {
 		&cli.Float64Flag{Name: "recent-share", Usage: "recent window as a share of the budget, 0 < F < 1 (h2o; the recipe's is 0.5)"},
 		&cli.StringFlag{Name: "h2o-score", Value: "cum", Usage: "score rule: cum (recipe) | mean | last | ema:G"},
 		&cli.StringFlag{Name: "h2o-aggregate", Value: "sum", Usage: "per-token score from layers/heads: sum | layer-mean | max"},
+		granularityFlag(),
 		&cli.StringFlag{Name: "prefill", Value: "chunked", Usage: "prompt reading with eviction: chunked (bounded memory) | full (exact recipe, needs the whole prompt in memory)"},
 	}
+}
+
+// granularityFlag is --granularity, shared by the policy flags and attn.
+func granularityFlag() cli.Flag {
+	return &cli.StringFlag{Name: "granularity", Value: "token", Usage: "h2o kept sets: token (one for all layers and heads) | head (one per layer and KV head, the recipe's; see docs/DESIGN.md)"}
 }
 
 // policyConfig builds the eviction policy from the flags.
@@ -73,6 +79,10 @@ func policyConfig(c *cli.Context) (h2o.Config, error) {
 	if err != nil {
 		return h2o.Config{}, err
 	}
+	gran, err := h2o.ParseGranularity(c.String("granularity"))
+	if err != nil {
+		return h2o.Config{}, err
+	}
 	budget := c.Int("num_window_length")
 	heavy := c.Int("num_heavy_hitter_tokens")
 	if pol == h2o.H2O && (c.IsSet("recent-share") || c.IsSet("recent")) {
@@ -84,7 +94,7 @@ func policyConfig(c *cli.Context) (h2o.Config, error) {
 	cfg := h2o.Config{
 		Policy: pol, Budget: budget, HeavyHitters: heavy,
 		Recent: recentFor(pol, c.Int("recent")), SinkTokens: c.Int("sink-tokens"), Rolling: c.Bool("enable_position_rolling"),
-		Aggregate: agg, Score: score,
+		Aggregate: agg, Score: score, Granularity: gran,
 	}
 	return cfg.Normalize()
 }

@@ -57,3 +57,23 @@ func TestPolicyFlagsRecentAndErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyFlagsGranularity(t *testing.T) {
+	cfg, err := parsePolicy(t, "--mode", "h2o", "--granularity", "head", "--h2o-score", "cum", "--recent-share", "0.5", "--num_window_length", "64")
+	if err != nil || cfg.Granularity != h2o.PerHead || cfg.Recent != 32 || cfg.HeavyHitters != 32 || cfg.Score.Kind != "cum" {
+		t.Fatalf("recipe setting: %+v %v", cfg, err)
+	}
+	if cfg, _ := parsePolicy(t, "--mode", "h2o"); cfg.Granularity != h2o.PerToken {
+		t.Fatalf("default granularity %s", cfg.Granularity)
+	}
+	for _, bad := range [][]string{
+		{"--mode", "h2o", "--granularity", "layer"},
+		{"--mode", "window", "--granularity", "head"},
+		{"--granularity", "head"}, // full
+		{"--mode", "h2o", "--granularity", "head", "--h2o-aggregate", "max"},
+	} {
+		if _, err := parsePolicy(t, bad...); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

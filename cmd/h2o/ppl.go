@@ -49,8 +49,9 @@ func pplCommand() *cli.Command {
 			"KL(full || policy) and top-1 agreement come from a full cache run in lockstep, over the\n" +
 			"predictions within the model's trained context. Flash attention is off unless -fa is given,\n" +
 			"so that every policy uses the same attention code as h2o (which needs it off).\n" +
-			"--h2o-aggregate, --h2o-score and --heavy-ratio take comma-separated lists: every combination\n" +
-			"is evaluated for h2o in the same run (one table, one full-cache reference).\n\n" +
+			"--h2o-aggregate, --h2o-score, --heavy-ratio and --granularity take comma-separated lists: every\n" +
+			"combination is evaluated for h2o in the same run (one table, one full-cache reference);\n" +
+			"aggregations other than sum apply to granularity token only.\n\n" +
 			"Example: h2o ppl -t 1 --docs 4 --max-tokens 2048 --budgets 64,128,256,512 -o json",
 		Flags:  flags,
 		Action: pplAction,
@@ -136,7 +137,7 @@ func pplAction(c *cli.Context) error {
 	var runs []h2o.Config
 	for _, p := range policies {
 		if p == h2o.Full {
-			runs = append(runs, h2o.Config{Policy: h2o.Full, Aggregate: vars.aggs[0], Score: vars.scores[0]})
+			runs = append(runs, h2o.Config{Policy: h2o.Full, Aggregate: vars.aggs[0], Score: vars.scores[0], Granularity: h2o.PerToken})
 			continue
 		}
 		for _, b := range budgets {
@@ -145,6 +146,7 @@ func pplAction(c *cli.Context) error {
 				cfg := base.Policy
 				cfg.Policy, cfg.Budget, cfg.Rolling = p, b, rolling
 				cfg.SinkTokens, cfg.Recent, cfg.HeavyHitters = c.Int("sink-tokens"), c.Int("recent"), c.Int("num_heavy_hitter_tokens")
+				cfg.Granularity = h2o.PerToken // window and sink keep the same tokens in every head
 				if p != h2o.H2O {
 					if cfg, err = cfg.Normalize(); err != nil {
 						return fmt.Errorf("budget %d: %w", b, err)
@@ -155,14 +157,19 @@ func pplAction(c *cli.Context) error {
 				cfg.Recent = 0 // h2o derives it from H
 				for _, ratio := range vars.ratios {
 					cfg.HeavyHitters = heavyFor(c, b, ratio)
-					for _, agg := range vars.aggs {
-						for _, score := range vars.scores {
-							cfg.Aggregate, cfg.Score = agg, score
-							n, err := cfg.Normalize()
-							if err != nil {
-								return fmt.Errorf("budget %d: %w", b, err)
+					for _, gran := range vars.grans {
+						for _, agg := range vars.aggs {
+							if gran == h2o.PerHead && agg != h2o.AggSum {
+								continue // a head's score is its group's sum
 							}
-							runs = append(runs, n)
+							for _, score := range vars.scores {
+								cfg.Aggregate, cfg.Score, cfg.Granularity = agg, score, gran
+								n, err := cfg.Normalize()
+								if err != nil {
+									return fmt.Errorf("budget %d: %w", b, err)
+								}
+								runs = append(runs, n)
+							}
 						}
 					}
 				}
@@ -242,11 +249,14 @@ type h2oVariant struct {
 	aggs   []h2o.Aggregate
 	scores []h2o.ScoreRule
 	ratios []float64
+	grans  []h2o.Granularity
 }
 
-// h2oVariants reads the comma-separated --h2o-aggregate, --h2o-score and
-// --heavy-ratio, and leaves the first of each in the shared flags (which
-// take one value).
+// h2oVariants reads the comma-separated --h2o-aggregate, --h2o-score,
+// --heavy-ratio and --granularity, and leaves in the shared flags (which take
+// one value) the first of each, or for --granularity token when listed (the
+// shared flags also configure window and sink).
+
 func h2oVariants(c *cli.Context) (h2oVariant, error) {
 	var v h2oVariant
 	aggs, scores := splitList(c.String("h2o-aggregate")), splitList(c.String("h2o-score"))
@@ -274,8 +284,26 @@ func h2oVariants(c *cli.Context) (h2oVariant, error) {
 	if f := c.Float64("recent-share"); c.IsSet("recent-share") && (f <= 0 || f >= 1) {
 		return v, fmt.Errorf("--recent-share %g: want 0 < F < 1", f)
 	}
-	if len(v.aggs) == 0 || len(v.scores) == 0 || len(v.ratios) == 0 {
-		return v, fmt.Errorf("--h2o-aggregate, --h2o-score and --heavy-ratio need at least one value")
+	grans := splitList(c.String("granularity"))
+	for _, s := range grans {
+		g, err := h2o.ParseGranularity(s)
+		if err != nil {
+			return v, err
+		}
+		if !slices.Contains(v.grans, g) {
+			v.grans = append(v.grans, g)
+		}
+	}
+	if len(v.aggs) == 0 || len(v.scores) == 0 || len(v.ratios) == 0 || len(v.grans) == 0 {
+		return v, fmt.Errorf("--h2o-aggregate, --h2o-score, --heavy-ratio and --granularity need at least one value")
+	}
+	if len(grans) > 1 || (len(v.grans) == 1 && v.grans[0] == h2o.PerHead) {
+		// The shared flags must also suit window and sink (token only);
+		// the h2o runs get their granularity from the list.
+		c.Set("granularity", string(h2o.PerToken))
+	}
+	if len(v.grans) == 1 && v.grans[0] == h2o.PerHead && !slices.ContainsFunc(v.aggs, func(a h2o.Aggregate) bool { return a == h2o.AggSum }) {
+		return v, fmt.Errorf("granularity head ranks each KV head by its group's summed attention: --h2o-aggregate must include sum")
 	}
 	if len(aggs) > 1 {
 		c.Set("h2o-aggregate", aggs[0])

@@ -32,7 +32,17 @@ func cycle(path string) error {
 		return err
 	}
 	defer m.Close()
-	s, err := session.New(m, session.Options{Policy: h2o.Config{Policy: h2o.H2O, Budget: 32, HeavyHitters: 16, Rolling: true}, Threads: 1})
+	// per token, and per head (whose moves run their own graphs)
+	for _, g := range []h2o.Granularity{h2o.PerToken, h2o.PerHead} {
+		if err := generate(m, g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func generate(m *binding.Model, g h2o.Granularity) error {
+	s, err := session.New(m, session.Options{Policy: h2o.Config{Policy: h2o.H2O, Budget: 32, HeavyHitters: 16, Rolling: true, Granularity: g}, Threads: 1})
 	if err != nil {
 		return err
 	}

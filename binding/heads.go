@@ -1,0 +1,94 @@
+package binding
+
+/*
+#include "glue.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+// HeadMoves is a batch of per-(layer, KV head) row moves, as parallel slices
+// (reused by the caller from step to step). Move i carries the K and V rows of
+// head Head[i] of layer Layer[i] from cell Src[i] to cell Dst[i] and
+// re-rotates the key by Delta[i] positions.
+type HeadMoves struct {
+	Layer, Head, Src, Dst, Delta []int32
+}
+
+// Len is the number of moves.
+func (m *HeadMoves) Len() int { return len(m.Src) }
+
+// Reset empties the batch, keeping its memory.
+func (m *HeadMoves) Reset() {
+	m.Layer, m.Head, m.Src, m.Dst, m.Delta = m.Layer[:0], m.Head[:0], m.Src[:0], m.Dst[:0], m.Delta[:0]
+}
+
+// Add appends one move.
+func (m *HeadMoves) Add(layer, head, src, dst, delta int32) {
+	m.Layer = append(m.Layer, layer)
+	m.Head = append(m.Head, head)
+	m.Src = append(m.Src, src)
+	m.Dst = append(m.Dst, dst)
+	m.Delta = append(m.Delta, delta)
+}
+
+// MoveHeads applies the moves to the KV cache, and re-rotates keys in place
+// by shift (nil: none; else shift[(layer*NCtx + cell)*nHeadKV + head] for
+// every row, 0 = unchanged, and no shifted row may be moved), in one graph on
+// the backend that holds the cache. All moved rows are read before any is written.
+func (c *Context) MoveHeads(m *HeadMoves, shift []int32) error {
+	n := m.Len()
+	if n == 0 && shift == nil {
+		return nil
+	}
+	if len(m.Layer) != n || len(m.Head) != n || len(m.Dst) != n || len(m.Delta) != n {
+		return errors.New("head moves: slices of different lengths")
+	}
+	if shift != nil && len(shift) != c.nLayer*c.nCtx*c.model.Info().NHeadKV {
+		return fmt.Errorf("head moves: %d shifts, want layers x cells x KV heads = %d", len(shift), c.nLayer*c.nCtx*c.model.Info().NHeadKV)
+	}
+	ptr := func(s []int32) *C.int32_t {
+		if len(s) == 0 {
+			return nil
+		}
+		return (*C.int32_t)(unsafe.Pointer(&s[0]))
+	}
+	clearLastError()
+	if C.llama_h2o_head_moves(c.c, C.int32_t(n), ptr(m.Layer), ptr(m.Head), ptr(m.Src), ptr(m.Dst), ptr(m.Delta), ptr(shift)) != 0 {
+		return lastError(fmt.Sprintf("move %d head rows in the KV cache", n))
+	}
+	return nil
+}
+
+// SetCellPos gives cells[i] position pos[i] in sequence seq (pos < 0: empty
+// the cell) without re-rotating keys: positions then only drive the mask.
+func (c *Context) SetCellPos(seq int32, cells, pos []int32) error {
+	if len(cells) != len(pos) {
+		return errors.New("set cell positions: slices of different lengths")
+	}
+	if len(cells) == 0 {
+		return nil
+	}
+	if C.llama_h2o_set_cell_pos(c.c, C.llama_seq_id(seq), C.int32_t(len(cells)),
+		(*C.int32_t)(unsafe.Pointer(&cells[0])), (*C.llama_pos)(unsafe.Pointer(&pos[0]))) != 0 {
+		return fmt.Errorf("set cell positions: bad cells or sequence %d", seq)
+	}
+	return nil
+}
+
+// ValueRow copies the value of a layer stored in a cell into out (as
+// float32, heads in order) and returns its length.
+func (c *Context) ValueRow(layer, cell int, out []float32) (int, error) {
+	if len(out) == 0 {
+		return 0, errors.New("value row: empty output buffer")
+	}
+	n := C.llama_h2o_get_v(c.c, C.int32_t(layer), C.int32_t(cell), (*C.float)(unsafe.Pointer(&out[0])), C.int32_t(len(out)))
+	if n < 0 {
+		return 0, fmt.Errorf("value row: layer %d cell %d unavailable", layer, cell)
+	}
+	return int(n), nil
+}
