@@ -232,6 +232,13 @@ func compareHeadRows(t *testing.T, m *binding.Model, s *Session, name string) {
 	kGot, kWant := make([]float32, 256), make([]float32, 256)
 	vGot, vWant := make([]float32, 256), make([]float32, 256)
 	worst, checked := 0.0, 0
+	// f32 keys: ~1e-6 on the CPU. On a GPU a batch's key projection and a
+	// single token's take different kernels (6.5e-4 measured on an H100 at
+	// position 0, where no rotation happens); a wrong row is off by O(1).
+	keyTol := 1e-4
+	if m.GPULayers() != 0 && binding.HasGPU() {
+		keyTol = 2e-3
+	}
 	ht := s.HeadTracker()
 	for h := 0; h < info.NHeadKV; h++ {
 		for _, e := range ht.Head(0, h).Entries() {
@@ -259,7 +266,7 @@ func compareHeadRows(t *testing.T, m *binding.Model, s *Session, name string) {
 				t.Fatalf("%s: head %d cell %d: value %v, want token %d's %v", name, h, e.Slot, vGot[lo:hi], e.Token, vWant[lo:hi])
 			}
 			err := relErr(kGot[lo:hi], kWant[lo:hi])
-			if (!rolling && err > 1e-2) || (rolling && err > 1e-4) { // f16 keys without rolling, f32 with
+			if (!rolling && err > 1e-2) || (rolling && err > keyTol) { // f16 keys without rolling, f32 with
 				t.Fatalf("%s: head %d cell %d: key relative error %g (token %d at position %d)", name, h, e.Slot, err, e.Token, e.Pos)
 			}
 			worst = math.Max(worst, err)
