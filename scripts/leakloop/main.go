@@ -38,7 +38,25 @@ func cycle(path string) error {
 			return err
 		}
 	}
-	return nil
+	return batched(m)
+}
+
+// batched runs three requests on a two-sequence batcher (streams, slot refill).
+func batched(m *binding.Model) error {
+	b, err := session.NewBatcher(m, session.Options{Policy: h2o.Config{Policy: h2o.H2O, Budget: 32, HeavyHitters: 16}, Threads: 1}, 2)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	toks, err := m.Tokenize("Once upon a time", true, false)
+	if err != nil {
+		return err
+	}
+	n := 0
+	return b.Run(func() (session.Request, bool) {
+		n++
+		return session.Request{ID: n, Prompt: toks, Gen: session.GenOptions{MaxTokens: 16 * n}}, n <= 3
+	}, func(d session.Done) error { return d.Err })
 }
 
 func generate(m *binding.Model, g h2o.Granularity) error {
