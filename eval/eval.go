@@ -4,12 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/h2o"
+	"github.com/h2o-kv/h2o/internal/par"
 	"github.com/h2o-kv/h2o/session"
 )
 
@@ -185,7 +184,7 @@ func Run(m *binding.Model, docs []Doc, o Options) ([]Result, error) {
 		for i := d.Prefix; i < len(d.Tokens); i++ {
 			// Advance every session to the context before token i and
 			// normalise its logits (in parallel: sessions are independent).
-			forEach(len(runs), o.Parallel, func(k int) {
+			par.For(len(runs), o.Parallel, func(k int) {
 				r := runs[k]
 				start := time.Now()
 				if i == d.Prefix {
@@ -249,28 +248,4 @@ func Run(m *binding.Model, docs []Doc, o Options) ([]Result, error) {
 		out = append(out, *r.res)
 	}
 	return out, nil
-}
-
-// forEach calls f(0..n-1) on up to par goroutines.
-func forEach(n, par int, f func(int)) {
-	if par <= 1 || n <= 1 {
-		for i := range n {
-			f(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(par, n) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				f(i)
-			}
-		})
-	}
-	wg.Wait()
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/h2o"
+	"github.com/h2o-kv/h2o/internal/par"
 )
 
 // Request is one prompt to generate from in a Batcher.
@@ -351,7 +352,7 @@ func (b *Batcher) afterDecode(group []*slot) error {
 	}
 	var mu sync.Mutex
 	var firstErr error
-	parallel(len(group), b.workers, func(i int) {
+	par.For(len(group), b.workers, func(i int) {
 		s := group[i]
 		if scores {
 			if err := s.seq.attend(sc); err != nil {
@@ -423,30 +424,4 @@ func (b *Batcher) Run(next func() (Request, bool), onDone func(Done) error) erro
 			return err
 		}
 	}
-}
-
-// parallel runs f(0..n-1) on up to workers goroutines.
-func parallel(n, workers int, f func(int)) {
-	if workers <= 1 || n <= 1 {
-		for i := 0; i < n; i++ {
-			f(i)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	ch := make(chan int, n)
-	for i := 0; i < n; i++ {
-		ch <- i
-	}
-	close(ch)
-	for w := 0; w < min(workers, n); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range ch {
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
 }
