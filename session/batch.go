@@ -187,15 +187,6 @@ func (b *Batcher) Prefilling() int {
 	return n
 }
 
-// CacheUsed is the number of tokens in each slot's cache now.
-func (b *Batcher) CacheUsed(out []int) []int {
-	out = out[:0]
-	for _, s := range b.slots {
-		out = append(out, s.seq.tracker.Len())
-	}
-	return out
-}
-
 // ErrNoSlot is returned by Start when every slot is busy.
 var ErrNoSlot = errors.New("no free slot")
 
