@@ -244,8 +244,10 @@ func TestBadParams(t *testing.T) {
 	if _, err := NewContext(m, ContextParams{TypeK: "f13"}); err == nil {
 		t.Fatal("bad cache type accepted")
 	}
-	if _, err := NewContext(m, ContextParams{FlashAttn: "on", Scores: ScoresKVHead}); err == nil {
-		t.Fatal("scores with flash attention on accepted")
+	capture := NewSoftmaxCapture("kq_soft_max", 1, 1, 1)
+	defer capture.Close()
+	if _, err := NewContext(m, ContextParams{FlashAttn: "on", Capture: capture}); err == nil {
+		t.Fatal("softmax capture with flash attention on accepted")
 	}
 	// llama.cpp rounds the context up to a multiple of 256 cells.
 	c := newCtx(t, m, ContextParams{NCtx: 200, NBatch: 256})

@@ -29,8 +29,10 @@ type ContextParams struct {
 	ThreadsBatch int    // prompt threads; 0 = Threads
 	FlashAttn    string // "on", "off" or "auto" ("" = auto)
 	TypeK, TypeV string // KV cache types: f32, f16 (default), q8_0, q4_0, ...
-	// Scores turns on the h2o attention-score collection. It needs the
-	// softmax materialised, so flash attention is turned off ("on" is an error).
+	// Scores turns on the h2o attention-score collection. With flash
+	// attention on, decode steps take the scores from the kernel's logits
+	// (patch 0007) and prompt chunks run without it; "auto" turns it on only
+	// when the model has layers on a GPU (on the CPU the plain path stays).
 	Scores ScoresMode
 	// Capture, when set, receives llama.cpp's own softmax row sums through the
 	// eval callback (verification only: it slows decoding).
@@ -97,10 +99,14 @@ func NewContext(m *Model, p ContextParams) (*Context, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.Scores != ScoresOff || p.Capture != nil {
+	if p.Capture != nil {
+		// the capture reads llama.cpp's own softmax tensor
 		if fa == C.LLAMA_FLASH_ATTN_TYPE_ENABLED {
-			return nil, errors.New("new context: attention scores need flash attention off (use -fa off or auto)")
+			return nil, errors.New("new context: the softmax capture needs flash attention off")
 		}
+		fa = C.LLAMA_FLASH_ATTN_TYPE_DISABLED
+	}
+	if p.Scores != ScoresOff && fa == C.LLAMA_FLASH_ATTN_TYPE_AUTO && (m.GPULayers() == 0 || !HasGPU()) {
 		fa = C.LLAMA_FLASH_ATTN_TYPE_DISABLED
 	}
 	cp.kv_unified = C.bool(p.Unified || p.NSeqMax == 1)
@@ -153,6 +159,9 @@ func (c *Context) Params() ContextParams { return c.params }
 
 // NCtx is the number of KV cells.
 func (c *Context) NCtx() int { return c.nCtx }
+
+// FlashAttn reports whether the context runs flash attention, "auto" resolved.
+func (c *Context) FlashAttn() bool { return bool(C.llama_h2o_get_flash_attn(c.c)) }
 
 // NBatch is the largest batch Decode accepts.
 func (c *Context) NBatch() int { return int(C.llama_n_batch(c.c)) }

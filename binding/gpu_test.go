@@ -72,3 +72,21 @@ func compareGPUScores(t *testing.T, typ string, tol float64) {
 		t.Fatalf("%s caches: GPU scores differ from CPU by %g relative (tolerance %g)", typ, worst, tol)
 	}
 }
+
+// On the GPU, decode steps with flash attention take the scores from the
+// CUDA vector kernel's logits. debtext has 64-wide heads (stories260K's
+// 8-wide ones have no CUDA kernel). The kernel multiplies in f16 with the
+// query pre-scaled in f16, so even the first layer differs from the plain
+// path by f16 rounding; a wrong cell or head would be off by far more (a
+// 10% error in the logits moves the first layer's scores by 9e-2).
+func TestScoresFlashAttnGPU(t *testing.T) {
+	if !HasGPU() {
+		t.Skip("no GPU device: the CUDA kernel runs on a GPU machine")
+	}
+	m, err := LoadModel(testutil.EvalModel(t), ModelParams{GPULayers: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	compareFlashScores(t, m, flashTol{prompt: 1e-4, layer0: 1e-2, scores: 5e-2, logits: 3e-2})
+}

@@ -127,10 +127,11 @@ func NewBatcher(model *binding.Model, opts Options, n int) (*Batcher, error) {
 	}
 	b := &Batcher{opts: opts, model: model, ctx: ctx, batch: binding.NewBatch(nb), chunk: chunk, cells: lay.StreamSize,
 		workers: min(n, runtime.GOMAXPROCS(0)), maxStreams: n}
-	if opts.Scores != binding.ScoresOff || opts.FlashAttn == "off" {
+	if !ctx.FlashAttn() {
 		// Without flash attention the attention is a matrix product batched
 		// over heads x sequences, which CUDA takes only up to 1024 (more runs
 		// it on the CPU, copying the cache): decode such steps in groups.
+		// With it, a decode step is one kernel per layer, scores or not.
 		b.maxStreams = max(1, min(n, 1024/info.NHead))
 	}
 	for i := 0; i < n; i++ {

@@ -45,7 +45,7 @@ type Options struct {
 	// policy or full prefill, Budget + Chunk for chunked eviction.
 	NCtx         int
 	Threads      int
-	FlashAttn    string // on/off/auto; eviction by h2o needs it off
+	FlashAttn    string // on/off/auto (with scores, auto is on only with GPU layers)
 	TypeK, TypeV string // KV cache types; "" = f16, or f32 for K when rolling (see docs)
 	// Scores selects how attention is reported; h2o needs it (default KV heads).
 	Scores binding.ScoresMode
@@ -70,6 +70,11 @@ func (o Options) normalize() (Options, error) {
 			return o, fmt.Errorf("granularity head needs per-KV-head scores")
 		}
 		o.Scores = binding.ScoresKVHead
+		// its row moves are tested on the transposed V of the plain path
+		if o.FlashAttn == "on" {
+			return o, fmt.Errorf("granularity head runs with flash attention off")
+		}
+		o.FlashAttn = "off"
 	}
 	if o.Policy.NeedsScores() && o.Scores == binding.ScoresOff {
 		// Summed scores need only one row per layer: the least data per token.

@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
 
 	"github.com/urfave/cli/v2"
 )
@@ -19,9 +20,35 @@ func main() {
 		Version:              version,
 		EnableBashCompletion: true,
 		Commands:             commands(),
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a Go CPU profile (pprof) of the command to this file"},
+		},
+		Before: startProfile,
+		After:  stopProfile,
 	}
 	if err := app.Run(os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "h2o:", err)
 		os.Exit(1)
 	}
+}
+
+// startProfile starts the --cpuprofile profile, which shows where the Go
+// side of a run spends its time (llama.cpp's threads show as cgo calls).
+func startProfile(c *cli.Context) error {
+	path := c.String("cpuprofile")
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	return pprof.StartCPUProfile(f)
+}
+
+func stopProfile(c *cli.Context) error {
+	if c.String("cpuprofile") != "" {
+		pprof.StopCPUProfile()
+	}
+	return nil
 }
