@@ -20,6 +20,7 @@ const (
 	ScoresKVHead    ScoresMode = C.LLAMA_H2O_SCORES_KV_HEAD // query heads of a GQA group summed
 	ScoresQueryHead ScoresMode = C.LLAMA_H2O_SCORES_Q_HEAD  // one row per query head
 	ScoresLayer     ScoresMode = C.LLAMA_H2O_SCORES_LAYER   // one row per layer, all heads summed
+	ScoresTotal     ScoresMode = C.LLAMA_H2O_SCORES_TOTAL   // one row: layers and heads summed (NLayer 1)
 )
 
 // Scores is the attention each KV cell received during the last Decode,
@@ -55,6 +56,9 @@ func (c *Context) Scores() (s Scores, ok bool) {
 		return Scores{}, false
 	}
 	nLayer := c.nLayer
+	if c.params.Scores == ScoresTotal {
+		nLayer = 1
+	}
 	return Scores{
 		NLayer: nLayer, NHead: int(nHead), NCells: int(nCells), NKV: int(nKV),
 		Data: unsafe.Slice((*float32)(unsafe.Pointer(p)), nLayer*int(nHead)*int(nCells)),
@@ -68,8 +72,7 @@ type Cell struct {
 }
 
 type cellBuffers struct {
-	pos []C.llama_pos
-	seq []C.llama_seq_id
+	pos, seq []int32
 }
 
 // Layout says how cells are numbered: NStream KV streams of StreamSize cells,
@@ -107,14 +110,28 @@ func (c *Context) CellsFrom(first int, out []Cell) int {
 		return 0
 	}
 	if cap(c.cells.pos) < n {
-		c.cells.pos = make([]C.llama_pos, n)
-		c.cells.seq = make([]C.llama_seq_id, n)
+		c.cells.pos = make([]int32, n)
+		c.cells.seq = make([]int32, n)
 	}
-	got := int(C.llama_h2o_get_cells(c.c, C.int32_t(first), C.int32_t(n), &c.cells.pos[0], &c.cells.seq[0]))
+	got := c.CellsInto(first, c.cells.pos[:n], c.cells.seq[:n])
 	for i := 0; i < got; i++ {
-		out[i] = Cell{Pos: int32(c.cells.pos[i]), Seq: int32(c.cells.seq[i])}
+		out[i] = Cell{Pos: c.cells.pos[i], Seq: c.cells.seq[i]}
 	}
-	return max(got, 0)
+	return got
+}
+
+// CellsInto writes the position and sequence (-1 for an empty cell) of cells
+// [first, first+len(pos)) into pos and seq, and returns how many it wrote.
+// It only reads the cache: calls for disjoint outputs may run concurrently,
+// while nothing decodes or evicts.
+func (c *Context) CellsInto(first int, pos, seq []int32) int {
+	n := min(len(pos), len(seq))
+	if n == 0 {
+		return 0
+	}
+	got := C.llama_h2o_get_cells(c.c, C.int32_t(first), C.int32_t(n),
+		(*C.llama_pos)(unsafe.Pointer(&pos[0])), (*C.llama_seq_id)(unsafe.Pointer(&seq[0])))
+	return max(int(got), 0)
 }
 
 // KeyRow copies the key of a layer stored in a cell into out (as float32,

@@ -30,14 +30,16 @@ func TestScoresSumToQueries(t *testing.T) {
 	info := m.Info()
 	toks := promptTokens(t, m)
 	for _, tc := range []struct {
-		mode  ScoresMode
-		heads int
-		per   float64
-	}{{ScoresQueryHead, info.NHead, 1}, {ScoresKVHead, info.NHeadKV, float64(info.NHead / info.NHeadKV)}, {ScoresLayer, 1, float64(info.NHead)}} {
+		mode   ScoresMode
+		heads  int
+		per    float64
+		layers int
+	}{{ScoresQueryHead, info.NHead, 1, info.NLayer}, {ScoresKVHead, info.NHeadKV, float64(info.NHead / info.NHeadKV), info.NLayer},
+		{ScoresLayer, 1, float64(info.NHead), info.NLayer}, {ScoresTotal, 1, float64(info.NHead * info.NLayer), 1}} {
 		c := newCtx(t, m, ContextParams{NCtx: 256, Scores: tc.mode})
 		decodeAll(t, c, toks, 0)
 		s, ok := c.Scores()
-		if !ok || s.NHead != tc.heads || s.NLayer != info.NLayer || s.NKV < len(toks) {
+		if !ok || s.NHead != tc.heads || s.NLayer != tc.layers || s.NKV < len(toks) {
 			t.Fatalf("mode %d: scores %v ok=%v", tc.mode, s.NHead, ok)
 		}
 		check := func(nq int) {
@@ -293,5 +295,33 @@ func TestScoresNoAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%g allocations per score read", allocs)
+	}
+}
+
+// The total mode's one row is, cell by cell, the sum of the per-layer rows
+// (summed in the graph instead of on the host).
+func TestScoresTotalSumsLayers(t *testing.T) {
+	m := loadStories(t)
+	toks := promptTokens(t, m)
+	rows := map[ScoresMode][]float32{}
+	var nkv int
+	for _, mode := range []ScoresMode{ScoresLayer, ScoresTotal} {
+		c := newCtx(t, m, ContextParams{NCtx: 256, Scores: mode, TypeK: "f32", TypeV: "f32"})
+		decodeAll(t, c, toks, 0)
+		s, _ := c.Scores()
+		nkv = s.NKV
+		sum := make([]float32, s.NCells)
+		for l := 0; l < s.NLayer; l++ {
+			for j, v := range s.Row(l, 0) {
+				sum[j] += v
+			}
+		}
+		rows[mode] = sum
+	}
+	for j := 0; j < nkv; j++ {
+		a, b := rows[ScoresLayer][j], rows[ScoresTotal][j]
+		if math.Abs(float64(a-b)) > 1e-5*math.Max(1, math.Abs(float64(a))) {
+			t.Fatalf("cell %d: layers sum to %g, total %g", j, a, b)
+		}
 	}
 }

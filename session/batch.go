@@ -318,8 +318,9 @@ func (b *Batcher) decodeGroup(group []*slot) error {
 }
 
 // afterDecode feeds each sequence's attention to its policy, evicts, and
-// samples where the decode produced logits. The pure-Go work runs on
-// several goroutines; calls into the context stay on this one.
+// samples where the decode produced logits. The per-sequence work runs on
+// several goroutines (reading cells from the context is safe there: nothing
+// changes it meanwhile); calls that change the context stay on this one.
 func (b *Batcher) afterDecode(group []*slot) error {
 	var sc binding.Scores
 	scores := b.opts.Policy.NeedsScores()
@@ -335,9 +336,6 @@ func (b *Batcher) afterDecode(group []*slot) error {
 	logits := b.logits[:len(group)]
 	for i, s := range group {
 		logits[i] = nil
-		if scores {
-			s.seq.readCells(b.ctx, sc.NKV)
-		}
 		if s.logitIdx >= 0 {
 			logits[i] = b.ctx.Logits(s.logitIdx)
 		}
@@ -347,6 +345,7 @@ func (b *Batcher) afterDecode(group []*slot) error {
 	par.For(len(group), b.workers, func(i int) {
 		s := group[i]
 		if scores {
+			s.seq.readCells(b.ctx, sc.NKV) // reads only: nothing decodes or evicts meanwhile
 			if err := s.seq.attend(sc); err != nil {
 				mu.Lock()
 				firstErr = errors.Join(firstErr, err)

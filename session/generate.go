@@ -13,7 +13,8 @@ type GenOptions struct {
 	Stop      []string // generation ends at the first stop string, which is cut
 	Sampling  Sampling
 	// TextOnly keeps only the text (and the token count): no per-token
-	// records, so memory grows by the text alone in a long generation.
+	// records (so no log-probabilities either), so memory grows by the text
+	// alone in a long generation.
 	TextOnly bool
 	// IgnoreEOS keeps generating after end-of-generation tokens (speed
 	// measurements need exactly MaxTokens).
@@ -76,7 +77,9 @@ type generation struct {
 }
 
 func newGeneration(opts GenOptions, m *binding.Model) *generation {
-	return &generation{opts: opts, model: m, sampler: NewSampler(opts.Sampling), res: Result{Finish: FinishLength}, start: time.Now()}
+	g := &generation{opts: opts, model: m, sampler: NewSampler(opts.Sampling), res: Result{Finish: FinishLength}, start: time.Now()}
+	g.sampler.noLogprob = opts.TextOnly // logprobs are per-token records
+	return g
 }
 
 // atLimit reports whether MaxTokens tokens were generated.

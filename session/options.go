@@ -77,11 +77,12 @@ func (o Options) normalize() (Options, error) {
 		o.FlashAttn = "off"
 	}
 	if o.Policy.NeedsScores() && o.Scores == binding.ScoresOff {
-		// Summed scores need only one row per layer: the least data per token.
-		// The normalising aggregations need each head's row.
+		// Summed scores need only one row in all, summed over layers and
+		// heads in the graph: the least data per token. The normalising
+		// aggregations need each head's row.
 		o.Scores = binding.ScoresKVHead
 		if o.Policy.Aggregate == h2o.AggSum {
-			o.Scores = binding.ScoresLayer
+			o.Scores = binding.ScoresTotal
 		}
 	}
 	if o.TypeK == "" {

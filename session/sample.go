@@ -17,10 +17,11 @@ type Sampling struct {
 
 // Sampler holds the generator and scratch space of a Sampling.
 type Sampler struct {
-	cfg   Sampling
-	rng   *rand.Rand
-	probs []float64
-	idx   []int
+	cfg       Sampling
+	noLogprob bool // the caller does not read the log-probability
+	rng       *rand.Rand
+	probs     []float64
+	idx       []int
 }
 
 // NewSampler seeds a sampler.
@@ -43,6 +44,11 @@ func (s *Sampler) Sample(logits []float32) (int32, float64, []TokenLogprob) {
 		if v > maxv {
 			maxv, best = v, i
 		}
+	}
+	if s.noLogprob && s.cfg.Temperature <= 0 && s.cfg.TopLogprobs == 0 {
+		// greedy, and nobody reads the log-probability: skip the softmax over
+		// the vocabulary (with 100+ sequences it is most of a step's Go time)
+		return int32(best), math.NaN(), nil
 	}
 	lse := 0.0
 	for _, v := range logits {

@@ -22,7 +22,8 @@ type sequence struct {
 
 	// scratch reused every step (no allocation in the decode loop)
 	pos       []int32
-	cells     []binding.Cell
+	cellPos   []int32 // position and sequence of each cell (readCells)
+	cellSeq   []int32
 	cellEntry []int
 	step      []float64
 	plan      h2o.Plan
@@ -56,20 +57,21 @@ func (q *sequence) addAt(b *binding.Batch, tokens, pos []int32, wantLogits bool)
 	}
 }
 
-// readCells maps this sequence's cells to tracker entries (a call into the
-// context: run it on the goroutine that owns the context).
+// readCells maps this sequence's cells to tracker entries. It only reads the
+// context: sequences may run it concurrently between decodes.
 func (q *sequence) readCells(ctx *binding.Context, nkv int) {
 	n := min(nkv, q.nCells)
-	if cap(q.cells) < n {
-		q.cells = make([]binding.Cell, n)
+	if cap(q.cellPos) < n {
+		q.cellPos = make([]int32, n)
+		q.cellSeq = make([]int32, n)
 		q.cellEntry = make([]int, n)
 	}
-	q.cells, q.cellEntry = q.cells[:n], q.cellEntry[:n]
-	ctx.CellsFrom(q.first, q.cells)
-	for j, c := range q.cells {
+	q.cellPos, q.cellSeq, q.cellEntry = q.cellPos[:n], q.cellSeq[:n], q.cellEntry[:n]
+	ctx.CellsInto(q.first, q.cellPos, q.cellSeq)
+	for j, p := range q.cellPos {
 		q.cellEntry[j] = -1
-		if c.Pos >= 0 && c.Seq == q.id {
-			q.cellEntry[j] = q.tracker.IndexOfPos(c.Pos)
+		if p >= 0 && q.cellSeq[j] == q.id {
+			q.cellEntry[j] = q.tracker.IndexOfPos(p)
 		}
 	}
 }
