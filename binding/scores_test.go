@@ -299,7 +299,7 @@ func TestScoresNoAllocs(t *testing.T) {
 }
 
 // The total mode's one row is, cell by cell, the sum of the per-layer rows
-// (summed in the graph instead of on the host).
+// (summed in the graph instead of on the host), here for a decode step.
 func TestScoresTotalSumsLayers(t *testing.T) {
 	m := loadStories(t)
 	toks := promptTokens(t, m)
@@ -308,6 +308,12 @@ func TestScoresTotalSumsLayers(t *testing.T) {
 	for _, mode := range []ScoresMode{ScoresLayer, ScoresTotal} {
 		c := newCtx(t, m, ContextParams{NCtx: 256, Scores: mode, TypeK: "f32", TypeV: "f32"})
 		decodeAll(t, c, toks, 0)
+		b := NewBatch(1) // and a decode step, which reduces the heads by pooling
+		b.Add(42, int32(len(toks)), 0, true)
+		if err := c.Decode(b); err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
 		s, _ := c.Scores()
 		nkv = s.NKV
 		sum := make([]float32, s.NCells)
@@ -322,6 +328,52 @@ func TestScoresTotalSumsLayers(t *testing.T) {
 		a, b := rows[ScoresLayer][j], rows[ScoresTotal][j]
 		if math.Abs(float64(a-b)) > 1e-5*math.Max(1, math.Abs(float64(a))) {
 			t.Fatalf("cell %d: layers sum to %g, total %g", j, a, b)
+		}
+	}
+}
+
+// A decode step reduces the heads with a pooling pass, a prompt with a
+// transposed sum: both give, cell by cell, the sums of the per-query-head rows.
+func TestScoresGroupSums(t *testing.T) {
+	m := loadStories(t)
+	info := m.Info()
+	toks := promptTokens(t, m)
+	grp := info.NHead / info.NHeadKV
+	for _, step := range []bool{false, true} {
+		got := map[ScoresMode]Scores{}
+		for _, mode := range []ScoresMode{ScoresQueryHead, ScoresKVHead, ScoresLayer} {
+			c := newCtx(t, m, ContextParams{NCtx: 256, Scores: mode, TypeK: "f32", TypeV: "f32"})
+			decodeAll(t, c, toks, 0)
+			if step {
+				b := NewBatch(1)
+				b.Add(42, int32(len(toks)), 0, true)
+				if err := c.Decode(b); err != nil {
+					t.Fatal(err)
+				}
+				b.Close()
+			}
+			s, _ := c.Scores()
+			s.Data = append([]float32(nil), s.Data...)
+			got[mode] = s
+		}
+		q := got[ScoresQueryHead]
+		for l := 0; l < q.NLayer; l++ {
+			for j := 0; j < q.NKV; j++ {
+				all := 0.0
+				for k := 0; k < info.NHeadKV; k++ {
+					want := 0.0
+					for g := 0; g < grp; g++ {
+						want += float64(q.Row(l, k*grp+g)[j])
+					}
+					all += want
+					if v := float64(got[ScoresKVHead].Row(l, k)[j]); math.Abs(v-want) > 1e-6*math.Max(1, want) {
+						t.Fatalf("step %v layer %d KV head %d cell %d: %g, query heads sum to %g", step, l, k, j, v, want)
+					}
+				}
+				if v := float64(got[ScoresLayer].Row(l, 0)[j]); math.Abs(v-all) > 1e-6*math.Max(1, all) {
+					t.Fatalf("step %v layer %d cell %d: layer row %g, query heads sum to %g", step, l, j, v, all)
+				}
+			}
 		}
 	}
 }

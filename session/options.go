@@ -47,7 +47,8 @@ type Options struct {
 	Threads      int
 	FlashAttn    string // on/off/auto (with scores, auto is on only with GPU layers)
 	TypeK, TypeV string // KV cache types; "" = f16, or f32 for K when rolling (see docs)
-	// Scores selects how attention is reported; h2o needs it (default KV heads).
+	// Scores selects how attention is reported; h2o needs it (default: one row
+	// summed over layers and heads for the sum aggregation, else KV heads).
 	Scores binding.ScoresMode
 }
 
