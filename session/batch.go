@@ -114,7 +114,7 @@ func NewBatcher(model *binding.Model, opts Options, n int) (*Batcher, error) {
 	// One decode holds a token of every sequence and at least one whole chunk.
 	nb := n + chunk
 	ctx, err := binding.NewContext(model, binding.ContextParams{
-		NCtx: n * ((per + 255) / 256 * 256), NSeqMax: n, NBatch: nb, NUbatch: nb, Threads: opts.Threads,
+		NCtx: n * opts.streamCells(info.NCtxTrain), NSeqMax: n, NBatch: nb, NUbatch: nb, Threads: opts.Threads,
 		FlashAttn: opts.FlashAttn, TypeK: opts.TypeK, TypeV: opts.TypeV, Scores: opts.Scores,
 	})
 	if err != nil {

@@ -139,6 +139,20 @@ func TestBatcherFlashAttn(t *testing.T) {
 		o := Options{Policy: h2o.Config{Policy: h2o.H2O, Budget: 48, HeavyHitters: 24}, Chunk: 32, FlashAttn: fa}
 		res[fa] = runBatcher(t, m, o, 4, 0, reqs)
 	}
+	// budget 48 + chunk 32: streams of 128 cells, flash attention's step (256 without scores)
+	for _, tc := range []struct {
+		policy h2o.Policy
+		cells  int
+	}{{h2o.H2O, 128}, {h2o.Window, 256}} {
+		b, err := NewBatcher(m, Options{Policy: h2o.Config{Policy: tc.policy, Budget: 48, HeavyHitters: 24}, Chunk: 32, FlashAttn: "on", Threads: 1}, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := b.CellsPerSequence(); got != tc.cells {
+			t.Fatalf("%s: streams of %d cells, want %d", tc.policy, got, tc.cells)
+		}
+		b.Close()
+	}
 	common, total := 0, 0
 	for i := range reqs {
 		a, b := res["off"][i], res["on"][i]

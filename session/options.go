@@ -98,6 +98,18 @@ func (o Options) normalize() (Options, error) {
 }
 
 // contextSize is the number of KV cells the session needs.
+// streamCells rounds a sequence's cells up to its KV stream's size: steps
+// of 128 when the policy collects scores (flash attention's vector kernel,
+// which gives them, steps through 128 cells; patch 0007), else of 256 (the
+// other attention kernels need that on CUDA).
+func (o Options) streamCells(trained int) int {
+	step := 256
+	if o.Policy.NeedsScores() {
+		step = 128
+	}
+	return (o.contextSize(trained) + step - 1) / step * step
+}
+
 func (o Options) contextSize(trained int) int {
 	if o.NCtx > 0 {
 		return o.NCtx

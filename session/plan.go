@@ -17,7 +17,7 @@ func KVBytes(info binding.ModelInfo, cells int, typeK, typeV string) int64 {
 // ParallelPlan is how many sequences of some options fit in free memory.
 type ParallelPlan struct {
 	Sequences   int
-	CellsPerSeq int   // KV cells of each sequence (its stream, rounded up to 256)
+	CellsPerSeq int   // KV cells of each sequence (its stream, rounded up to 128 or 256)
 	BytesPerSeq int64 // KV cache of one sequence plus its share of the working buffers
 	Free        int64 // memory free for the caches (after the weights are loaded)
 	Reserve     int64 // kept back for llama.cpp's compute buffers
@@ -53,7 +53,7 @@ func PlanParallel(info binding.ModelInfo, opts Options, onGPU bool) (ParallelPla
 			p.Free += int64(d.FreeBytes)
 		}
 	}
-	p.CellsPerSeq = (opts.contextSize(info.NCtxTrain) + 255) / 256 * 256
+	p.CellsPerSeq = opts.streamCells(info.NCtxTrain)
 	p.BytesPerSeq = KVBytes(info, p.CellsPerSeq, opts.TypeK, opts.TypeV) +
 		int64(info.NVocab)*4 + // logits
 		int64(info.NLayer*info.NHead*p.CellsPerSeq)*4 // score rows and attention of one query
