@@ -2,6 +2,7 @@ package binding
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/h2o-kv/h2o/internal/testutil"
@@ -41,19 +42,36 @@ type flashTol struct{ prompt, layer0, scores, logits float64 }
 var cpuFlashTol = flashTol{prompt: 1e-6, layer0: 1e-5, scores: 5e-2, logits: 3e-2}
 
 // compareFlashScores runs the same prompts and decode step in a context with
-// flash attention off and one with it on, and compares scores and logits.
+// flash attention off and one with it on, and compares scores and logits:
+// once with streams of 256 cells, once of 384 (a multiple of the vector
+// kernel's 128 but not of 256) that the step attends in full.
 func compareFlashScores(t *testing.T, m *Model, tol flashTol) {
 	t.Helper()
-	toks := promptTokens(t, m)
-	lens := []int{20, 12, 16}
+	for _, tc := range []struct {
+		cells int
+		lens  []int
+	}{{256, []int{20, 12, 16}}, {384, []int{300, 270, 290, 280}}} {
+		compareFlashStreams(t, m, tol, tc.cells, tc.lens)
+	}
+}
+
+func compareFlashStreams(t *testing.T, m *Model, tol flashTol, cells int, lens []int) {
+	t.Helper()
+	toks, err := m.Tokenize(strings.Repeat(storyPrompt+" ", 12), true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	type result struct {
 		prompt, step []float32
 		logits       [][]float32
 		layer0       int // values of the first layer's rows
 	}
 	run := func(fa string) result {
-		c := newCtx(t, m, ContextParams{NCtx: 3 * 256, NSeqMax: 3, FlashAttn: fa, Scores: ScoresKVHead})
-		b := NewBatch(64)
+		c := newCtx(t, m, ContextParams{NCtx: len(lens) * cells, NSeqMax: len(lens), NBatch: 2048, NUbatch: 512, FlashAttn: fa, Scores: ScoresKVHead})
+		if lay := c.Layout(); lay.StreamSize != cells {
+			t.Fatalf("streams of %d cells, want %d", lay.StreamSize, cells)
+		}
+		b := NewBatch(2048)
 		defer b.Close()
 		for s, n := range lens {
 			for i, tk := range toks[:n] {
@@ -74,6 +92,9 @@ func compareFlashScores(t *testing.T, m *Model, tol flashTol) {
 			t.Fatal(err)
 		}
 		sc, _ = c.Scores()
+		if sc.NKV != cells {
+			t.Fatalf("the step attended %d cells, want the whole stream of %d", sc.NKV, cells)
+		}
 		r.step = append(r.step, sc.Data...)
 		r.layer0 = sc.NHead * sc.NCells
 		for i := range lens {
@@ -100,14 +121,14 @@ func compareFlashScores(t *testing.T, m *Model, tol flashTol) {
 				worst = math.Inf(1)
 			}
 		}
-		t.Logf("%s: worst row relative L1 difference %.3g", what, worst)
+		t.Logf("streams of %d: %s: worst row relative L1 difference %.3g", cells, what, worst)
 		if worst > tol {
 			t.Fatalf("%s: flash attention on differs from off by %g (tolerance %g)", what, worst, tol)
 		}
 	}
-	check("prompt scores", off.prompt, on.prompt, 256, tol.prompt)
-	check("step scores, first layer", off.step[:off.layer0], on.step[:on.layer0], 256, tol.layer0)
-	check("step scores, all layers", off.step, on.step, 256, tol.scores)
+	check("prompt scores", off.prompt, on.prompt, cells, tol.prompt)
+	check("step scores, first layer", off.step[:off.layer0], on.step[:on.layer0], cells, tol.layer0)
+	check("step scores, all layers", off.step, on.step, cells, tol.scores)
 	for i := range lens {
 		check("step logits", off.logits[i], on.logits[i], len(off.logits[i]), tol.logits)
 	}
