@@ -30,6 +30,18 @@ func newCtx(t *testing.T, m *Model, p ContextParams) *Context {
 	return c
 }
 
+// decodeStep decodes one token of sequence 0 at pos, asking its logits: a
+// decode step after a prompt.
+func decodeStep(t *testing.T, c *Context, tok Token, pos int) {
+	t.Helper()
+	b := NewBatch(1)
+	defer b.Close()
+	b.Add(tok, int32(pos), 0, true)
+	if err := c.Decode(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // decodeAll decodes toks at positions start.. in batches of at most nb tokens,
 // asking logits for the last token only.
 func decodeAll(t *testing.T, c *Context, toks []Token, start int32) {

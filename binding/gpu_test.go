@@ -39,12 +39,7 @@ func compareGPUScores(t *testing.T, typ string, tol float64) {
 			t.Fatal(err)
 		}
 		decodeAll(t, c, toks, 0)
-		b := NewBatch(1)
-		b.Add(42, int32(len(toks)), 0, true)
-		if err := c.Decode(b); err != nil {
-			t.Fatal(err)
-		}
-		b.Close()
+		decodeStep(t, c, 42, len(toks))
 		s, _ := c.Scores()
 		scores[ngl] = append([]float32(nil), s.Data...)
 		c.Close()

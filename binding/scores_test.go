@@ -54,12 +54,7 @@ func TestScoresSumToQueries(t *testing.T) {
 		}
 		check(len(toks))
 		// A single decoded token: one query.
-		b := NewBatch(1)
-		b.Add(42, int32(len(toks)), 0, true)
-		if err := c.Decode(b); err != nil {
-			t.Fatal(err)
-		}
-		b.Close()
+		decodeStep(t, c, 42, len(toks))
 		s, _ = c.Scores()
 		check(1)
 	}
@@ -308,12 +303,7 @@ func TestScoresTotalSumsLayers(t *testing.T) {
 	for _, mode := range []ScoresMode{ScoresLayer, ScoresTotal} {
 		c := newCtx(t, m, ContextParams{NCtx: 256, Scores: mode, TypeK: "f32", TypeV: "f32"})
 		decodeAll(t, c, toks, 0)
-		b := NewBatch(1) // and a decode step, which reduces the heads by pooling
-		b.Add(42, int32(len(toks)), 0, true)
-		if err := c.Decode(b); err != nil {
-			t.Fatal(err)
-		}
-		b.Close()
+		decodeStep(t, c, 42, len(toks))
 		s, _ := c.Scores()
 		nkv = s.NKV
 		sum := make([]float32, s.NCells)
@@ -345,12 +335,7 @@ func TestScoresGroupSums(t *testing.T) {
 			c := newCtx(t, m, ContextParams{NCtx: 256, Scores: mode, TypeK: "f32", TypeV: "f32"})
 			decodeAll(t, c, toks, 0)
 			if step {
-				b := NewBatch(1)
-				b.Add(42, int32(len(toks)), 0, true)
-				if err := c.Decode(b); err != nil {
-					t.Fatal(err)
-				}
-				b.Close()
+				decodeStep(t, c, 42, len(toks))
 			}
 			s, _ := c.Scores()
 			s.Data = append([]float32(nil), s.Data...)
