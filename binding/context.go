@@ -32,7 +32,8 @@ type ContextParams struct {
 	// Scores turns on the h2o attention-score collection. With flash
 	// attention on, decode steps take the scores from the kernel's logits
 	// (patch 0007) and prompt chunks run without it; "auto" turns it on only
-	// when the model has layers on a GPU (on the CPU the plain path stays).
+	// when the model has layers on a GPU (on the CPU the plain path stays;
+	// session.Options also keeps it off for f32 keys).
 	Scores ScoresMode
 	// Capture, when set, receives llama.cpp's own softmax row sums through the
 	// eval callback (verification only: it slows decoding).

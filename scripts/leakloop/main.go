@@ -38,12 +38,18 @@ func cycle(path string) error {
 			return err
 		}
 	}
-	return batched(m)
+	// plain attention, and flash attention with its logits output
+	for _, fa := range []string{"off", "on"} {
+		if err := batched(m, fa); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // batched runs three requests on a two-sequence batcher (streams, slot refill).
-func batched(m *binding.Model) error {
-	b, err := session.NewBatcher(m, session.Options{Policy: h2o.Config{Policy: h2o.H2O, Budget: 32, HeavyHitters: 16}, Threads: 1}, 2)
+func batched(m *binding.Model, flashAttn string) error {
+	b, err := session.NewBatcher(m, session.Options{Policy: h2o.Config{Policy: h2o.H2O, Budget: 32, HeavyHitters: 16}, Threads: 1, FlashAttn: flashAttn}, 2)
 	if err != nil {
 		return err
 	}

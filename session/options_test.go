@@ -1,0 +1,44 @@
+package session
+
+import (
+	"testing"
+
+	"github.com/h2o-kv/h2o/h2o"
+)
+
+// Flash attention under "auto": h2o keeps it (its decode steps take scores
+// from the kernel's logits) unless the keys are f32, which the kernel would
+// convert at every step (rolling's default); "on" is kept; per-head eviction
+// runs without it and refuses "on".
+func TestOptionsFlashAttn(t *testing.T) {
+	hh := h2o.Config{Policy: h2o.H2O, Budget: 64, HeavyHitters: 32}
+	roll := hh
+	roll.Rolling = true
+	head := hh
+	head.Granularity = h2o.PerHead
+	for _, tc := range []struct {
+		policy   h2o.Config
+		fa, want string
+		typeK    string
+	}{
+		{hh, "auto", "auto", ""},
+		{hh, "", "", ""},
+		{roll, "auto", "off", ""},
+		{roll, "auto", "auto", "f16"},
+		{roll, "on", "on", ""},
+		{hh, "auto", "off", "f32"},
+		{head, "auto", "off", ""},
+		{h2o.Config{Policy: h2o.Full}, "auto", "auto", "f32"},
+	} {
+		o, err := Options{Policy: tc.policy, FlashAttn: tc.fa, TypeK: tc.typeK}.normalize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.FlashAttn != tc.want {
+			t.Errorf("%+v with -fa %q -ctk %q: flash attention %q, want %q", tc.policy, tc.fa, tc.typeK, o.FlashAttn, tc.want)
+		}
+	}
+	if _, err := (Options{Policy: head, FlashAttn: "on"}).normalize(); err == nil {
+		t.Error("per-head eviction with flash attention on accepted")
+	}
+}
