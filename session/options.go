@@ -102,7 +102,6 @@ func (o Options) normalize() (Options, error) {
 	return o, nil
 }
 
-// contextSize is the number of KV cells the session needs.
 // streamCells rounds a sequence's cells up to its KV stream's size: steps
 // of 128 when the policy collects scores (flash attention's vector kernel,
 // which gives them, steps through 128 cells; patch 0007), else of 256 (the
@@ -115,6 +114,7 @@ func (o Options) streamCells(trained int) int {
 	return (o.contextSize(trained) + step - 1) / step * step
 }
 
+// contextSize is the number of KV cells the session needs.
 func (o Options) contextSize(trained int) int {
 	if o.NCtx > 0 {
 		return o.NCtx

@@ -43,12 +43,22 @@ func startProfile(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return pprof.StartCPUProfile(f)
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	profileFile = f
+	return nil
 }
 
-func stopProfile(c *cli.Context) error {
-	if c.String("cpuprofile") != "" {
-		pprof.StopCPUProfile()
+var profileFile *os.File // the --cpuprofile file while profiling
+
+func stopProfile(*cli.Context) error {
+	if profileFile == nil {
+		return nil
 	}
-	return nil
+	pprof.StopCPUProfile()
+	err := profileFile.Close()
+	profileFile = nil
+	return err
 }
