@@ -23,6 +23,22 @@ const (
 	ScoresTotal     ScoresMode = C.LLAMA_H2O_SCORES_TOTAL   // one row: layers and heads summed (NLayer 1)
 )
 
+func (m ScoresMode) String() string {
+	switch m {
+	case ScoresOff:
+		return "off"
+	case ScoresKVHead:
+		return "kv-head"
+	case ScoresQueryHead:
+		return "query-head"
+	case ScoresLayer:
+		return "layer"
+	case ScoresTotal:
+		return "total"
+	}
+	return fmt.Sprintf("ScoresMode(%d)", int(m))
+}
+
 // Scores is the attention each KV cell received during the last Decode,
 // summed over that decode's query tokens (and micro-batches).
 // Data views llama.cpp's buffer: valid until the next Decode, never copied.
