@@ -33,6 +33,8 @@ type ParallelResult struct {
 	CellsPerSeq int
 	KVBytes     int64  // KV cache of all sequences
 	PeakVRAM    uint64 // largest GPU memory in use seen during the run (0 without a GPU)
+	DecodeSteps int
+	Ops         []binding.OpTime // the decode steps' graph nodes, when opts.Profile is set
 	Err         error
 }
 
@@ -73,10 +75,12 @@ func RunParallel(m *binding.Model, opts session.Options, t ParallelTest, seed ui
 		last = time.Now()
 		st := b.Stats()
 		steps := st.Steps - st0.Steps
-		fmt.Fprintf(progress, "bench: %s %s: %s, %d steps, %d prompt + %d generated tokens, %.1f t/s; per step %.1f ms, of which decode %.1f ms\n",
+		ms := func(d time.Duration) float64 { return msPer(d, steps) }
+		fmt.Fprintf(progress, "bench: %s %s: %s, %d steps, %d prompt + %d generated tokens, %.1f t/s; per step %.2f ms: decode %.2f, batch %.2f, logits %.2f, policy %.2f\n",
 			res.Mode, t, phase, steps, st.PromptTokens-st0.PromptTokens, st.GenTokens-st0.GenTokens,
 			float64(st.PromptTokens-st0.PromptTokens+st.GenTokens-st0.GenTokens)/time.Since(start).Seconds(),
-			msPer(st.Elapsed-st0.Elapsed, steps), msPer(st.DecodeTime-st0.DecodeTime, steps))
+			ms(st.Elapsed-st0.Elapsed), ms(st.DecodeTime-st0.DecodeTime), ms(st.BatchTime-st0.BatchTime),
+			ms(st.LogitsTime-st0.LogitsTime), ms(st.PolicyTime-st0.PolicyTime))
 	}
 	start, st0 := time.Now(), b.Stats()
 	for steps := 0; b.Prefilling() > 0; steps++ {
@@ -92,6 +96,9 @@ func RunParallel(m *binding.Model, opts session.Options, t ParallelTest, seed ui
 	b.Context().Synchronize()
 	res.PrefillTPS = float64(t.N*t.Prompt) / time.Since(start).Seconds()
 	peak()
+	if opts.Profile != nil {
+		opts.Profile.Reset()
+	}
 	st0 = b.Stats()
 	before := st0.GenTokens
 	start = time.Now()
@@ -114,8 +121,31 @@ func RunParallel(m *binding.Model, opts session.Options, t ParallelTest, seed ui
 	report("decode", start, st0, true)
 	b.Context().Synchronize()
 	res.DecodeTPS = float64(b.Stats().GenTokens-before) / time.Since(start).Seconds()
+	res.DecodeSteps = b.Stats().Steps - st0.Steps
+	if opts.Profile != nil {
+		res.Ops = opts.Profile.Ops()
+	}
 	peak()
 	return res
+}
+
+// WriteOpProfile prints where a decode step's graph time goes: each kind of
+// node's count and milliseconds per step, the largest first.
+func WriteOpProfile(w io.Writer, r ParallelResult) {
+	if r.DecodeSteps == 0 || len(r.Ops) == 0 {
+		return
+	}
+	var total time.Duration
+	for _, o := range r.Ops {
+		total += o.Time
+	}
+	steps := float64(r.DecodeSteps)
+	fmt.Fprintf(w, "\nop profile: %s %s, %d decode steps, %.2f ms of graph nodes per step (each node run alone)\n", r.Mode, r.Test, r.DecodeSteps, msPer(total, r.DecodeSteps))
+	fmt.Fprintln(w, "| node | per step | ms/step | share |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: |")
+	for _, o := range r.Ops {
+		fmt.Fprintf(w, "| %s | %.1f | %.3f | %.1f%% |\n", o.Key, float64(o.Count)/steps, msPer(o.Time, r.DecodeSteps), 100*o.Time.Seconds()/total.Seconds())
+	}
 }
 
 func msPer(d time.Duration, n int) float64 {

@@ -40,6 +40,17 @@ func (b *Batch) Len() int { return int(b.c.n_tokens) }
 // Cap is the batch capacity.
 func (b *Batch) Cap() int { return b.cap }
 
+// Outputs is the number of tokens that asked for logits.
+func (b *Batch) Outputs() int {
+	n := 0
+	for _, l := range unsafe.Slice(b.c.logits, b.cap)[:b.Len()] {
+		if l != 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // Clear empties the batch.
 func (b *Batch) Clear() { b.c.n_tokens = 0 }
 

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -278,5 +279,39 @@ func TestBadParams(t *testing.T) {
 	b.Add(1, 256, 0, true)
 	if err := c.Decode(b); err != ErrKVFull {
 		t.Fatalf("full cache: err = %v, want ErrKVFull", err)
+	}
+}
+
+// OutputLogits holds the rows Logits gives one by one, in batch order, for
+// the entries that asked for logits (here three of five, in two sequences).
+func TestOutputLogits(t *testing.T) {
+	m := loadStories(t)
+	c := newCtx(t, m, ContextParams{NCtx: 512, NSeqMax: 2})
+	toks, _ := m.Tokenize("Once upon a time", true, false)
+	b := NewBatch(16)
+	defer b.Close()
+	want := []int{1, 2, 4} // batch entries with logits
+	for i := 0; i < 5; i++ {
+		seq := int32(i % 2)
+		b.Add(toks[i%len(toks)], int32(i/2), seq, slices.Contains(want, i))
+	}
+	if b.Outputs() != len(want) {
+		t.Fatalf("Outputs = %d, want %d", b.Outputs(), len(want))
+	}
+	if err := c.Decode(b); err != nil {
+		t.Fatal(err)
+	}
+	all := c.OutputLogits()
+	nv := m.Info().NVocab
+	if len(all) != len(want)*nv {
+		t.Fatalf("%d values, want %d rows of %d", len(all), len(want), nv)
+	}
+	for j, i := range want {
+		if !slices.Equal(all[j*nv:(j+1)*nv], c.Logits(i)) {
+			t.Fatalf("row %d differs from Logits(%d)", j, i)
+		}
+	}
+	if slices.Equal(all[:nv], all[nv:2*nv]) {
+		t.Fatal("rows of different tokens are equal")
 	}
 }

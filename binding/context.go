@@ -38,6 +38,9 @@ type ContextParams struct {
 	// Capture, when set, receives llama.cpp's own softmax row sums through the
 	// eval callback (verification only: it slows decoding).
 	Capture *SoftmaxCapture
+	// Profile, when set, times every graph node (see OpProfile; it slows
+	// decoding). It cannot be combined with Capture.
+	Profile *OpProfile
 }
 
 // Context is an inference context over a Model. Not safe for concurrent use.
@@ -50,6 +53,7 @@ type Context struct {
 	nVocab int
 	abort  *C.int
 	cells  cellBuffers
+	nOut   int // outputs of the last Decode
 }
 
 var (
@@ -118,8 +122,13 @@ func NewContext(m *Model, p ContextParams) (*Context, error) {
 	if cp.type_v, err = parseCacheType(p.TypeV); err != nil {
 		return nil, err
 	}
-	if p.Capture != nil {
+	switch {
+	case p.Capture != nil && p.Profile != nil:
+		return nil, errors.New("new context: a softmax capture and an op profile cannot run together")
+	case p.Capture != nil:
 		C.h2o_capture_set(&cp, p.Capture.c)
+	case p.Profile != nil:
+		C.h2o_opprof_set(&cp, p.Profile.c)
 	}
 	clearLastError()
 	c := C.llama_init_from_model(m.c, cp)
@@ -181,8 +190,10 @@ func (c *Context) Decode(b *Batch) error {
 	}
 	clearLastError()
 	*c.abort = 0
+	c.nOut = 0
 	switch rc := C.llama_decode(c.c, b.c); {
 	case rc == 0:
+		c.nOut = b.Outputs()
 		return nil
 	case rc == 1:
 		return ErrKVFull
@@ -208,6 +219,21 @@ func (c *Context) Logits(i int) []float32 {
 		return nil
 	}
 	return unsafe.Slice((*float32)(unsafe.Pointer(p)), c.nVocab)
+}
+
+// OutputLogits returns the logits of every batch entry that asked for them
+// in the last Decode, in batch order: row j (NVocab values) is the j-th such
+// entry. One wait for the backend where Logits waits at every call. The
+// slice views llama.cpp's buffer and is valid until the next Decode.
+func (c *Context) OutputLogits() []float32 {
+	if c.nOut == 0 {
+		return nil
+	}
+	p := C.llama_get_logits(c.c)
+	if p == nil {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(p)), c.nOut*c.nVocab)
 }
 
 // Synchronize waits for queued backend work.

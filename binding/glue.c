@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ggml.h"
 
@@ -127,6 +128,75 @@ bool h2o_capture_cb(struct ggml_tensor * t, bool ask, void * user_data) {
 void h2o_capture_set(struct llama_context_params * p, h2o_capture * c) {
     p->cb_eval = h2o_capture_cb;
     p->cb_eval_user_data = c;
+}
+
+h2o_opprof * h2o_opprof_new(void) {
+    return calloc(1, sizeof(h2o_opprof));
+}
+
+void h2o_opprof_free(h2o_opprof * p) {
+    free(p);
+}
+
+static double opprof_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec*1e3 + ts.tv_nsec*1e-6;
+}
+
+// Drops layer numbers from a node name: "kq-12 (view)" -> "kq (view)",
+// "cache_k_l3" -> "cache_k".
+static void opprof_drop_layer(char * s) {
+    char * w = s;
+    for (const char * r = s; *r;) {
+        if ((r[0] == '-' || (r[0] == '_' && r[1] == 'l')) && r[r[0] == '_' ? 2 : 1] >= '0' && r[r[0] == '_' ? 2 : 1] <= '9') {
+            r += r[0] == '_' ? 2 : 1;
+            while (*r >= '0' && *r <= '9') r++;
+            continue;
+        }
+        *w++ = *r++;
+    }
+    *w = 0;
+}
+
+static bool h2o_opprof_cb(struct ggml_tensor * t, bool ask, void * user_data) {
+    h2o_opprof * p = user_data;
+    if (ask) {
+        p->t0 = opprof_now_ms(); // the scheduler computes this node alone next
+        return true;
+    }
+    const double ms = opprof_now_ms() - p->t0;
+    char key[64];
+    switch (t->op) {
+    case GGML_OP_NONE: case GGML_OP_VIEW: case GGML_OP_RESHAPE: case GGML_OP_PERMUTE: case GGML_OP_TRANSPOSE:
+        snprintf(key, sizeof(key), "(views: no compute)");
+        break;
+    default:
+        // unnamed nodes ("node_123") group by op alone
+        snprintf(key, sizeof(key), "%s %s", ggml_op_desc(t), strncmp(t->name, "node_", 5) == 0 ? "" : t->name);
+        opprof_drop_layer(key);
+    }
+    for (int i = 0; i < p->n; ++i) {
+        if (strcmp(p->e[i].key, key) == 0) {
+            p->e[i].ms += ms;
+            p->e[i].count++;
+            return true;
+        }
+    }
+    if (p->n == H2O_OPPROF_MAX) {
+        p->dropped++;
+        return true;
+    }
+    h2o_opprof_entry * e = &p->e[p->n++];
+    strncpy(e->key, key, sizeof(e->key) - 1);
+    e->ms = ms;
+    e->count = 1;
+    return true;
+}
+
+void h2o_opprof_set(struct llama_context_params * cp, h2o_opprof * p) {
+    cp->cb_eval = h2o_opprof_cb;
+    cp->cb_eval_user_data = p;
 }
 
 static bool h2o_abort_cb(void * data) {

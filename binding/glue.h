@@ -36,6 +36,26 @@ void h2o_capture_free(h2o_capture * c);
 bool h2o_capture_cb(struct ggml_tensor * t, bool ask, void * user_data);
 void h2o_capture_set(struct llama_context_params * p, h2o_capture * c);
 
+// Eval-callback timing of every graph node: each node is computed alone and
+// waited for, so a node's time is its kernel plus one launch and sync. Nodes
+// are grouped by "<op> <tensor name without the layer suffix>".
+#define H2O_OPPROF_MAX 512
+typedef struct h2o_opprof_entry {
+    char    key[64];
+    double  ms;
+    int64_t count;
+} h2o_opprof_entry;
+typedef struct h2o_opprof {
+    h2o_opprof_entry e[H2O_OPPROF_MAX];
+    int    n;
+    double t0;       // when the node being computed was asked for
+    int64_t dropped; // nodes not recorded (table full)
+} h2o_opprof;
+
+h2o_opprof * h2o_opprof_new(void);
+void h2o_opprof_free(h2o_opprof * p);
+void h2o_opprof_set(struct llama_context_params * cp, h2o_opprof * p);
+
 // llama_h2o_get_scores as one value (no Go pointers to pass).
 typedef struct h2o_scores_view {
     const float * data;

@@ -6,7 +6,10 @@ package binding
 import "C"
 
 // KV memory operations of one sequence. Positions are half-open ranges
-// [p0, p1); p1 < 0 means "to the end".
+// [p0, p1); p1 < 0 means "to the end". A sequence with its own KV stream
+// (NSeqMax > 1, not Unified) touches only that stream's cells: RemoveRange
+// and ShiftRange of different sequences may then run concurrently, with
+// each other and with CellsInto, while nothing decodes.
 
 // RemoveRange removes the cells of seq with positions in [p0, p1).
 func (c *Context) RemoveRange(seq int32, p0, p1 int32) bool {

@@ -221,6 +221,47 @@ func checkPositions(t *testing.T, tr *Tracker, rolling bool) {
 	}
 }
 
+// IndexOfPosNear finds every entry from any hint: the entry's index before
+// the last evictions (the walk down), a stale or wrong one (the search), or
+// none; and misses positions no entry holds.
+func TestIndexOfPosNear(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	tr := mustTracker(t, Config{Policy: H2O, Budget: 24, HeavyHitters: 12})
+	before := map[int32]int{} // position -> index before this step's eviction
+	for step := 0; step < 400; step++ {
+		tr.Append([]int32{int32(step)}, nil)
+		n := tr.Len()
+		att := make([]float64, n)
+		for i := range att {
+			att[i] = rng.Float64()
+		}
+		if err := tr.AddStep(att); err != nil {
+			t.Fatal(err)
+		}
+		clear(before)
+		for i, e := range tr.Entries() {
+			before[e.Pos] = i
+		}
+		limit := -1
+		if step%50 == 49 {
+			limit = 5 + rng.Intn(10) // several evictions at once (a walk longer than the bound)
+		}
+		tr.Evict(limit)
+		for i, e := range tr.Entries() {
+			for _, hint := range []int{before[e.Pos], -1, 0, n + 5, rng.Intn(n)} {
+				if got := tr.IndexOfPosNear(e.Pos, hint); got != i {
+					t.Fatalf("step %d: IndexOfPosNear(%d, %d) = %d, want %d", step, e.Pos, hint, got, i)
+				}
+			}
+		}
+		for p := range before {
+			if tr.IndexOfPos(p) < 0 && tr.IndexOfPosNear(p, before[p]) != -1 {
+				t.Fatalf("step %d: evicted position %d found", step, p)
+			}
+		}
+	}
+}
+
 // Applying a plan's removals and shifts to a simulated cache of positions
 // yields exactly the tracker's positions.
 func TestPlanAppliesToCache(t *testing.T) {

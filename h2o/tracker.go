@@ -86,6 +86,23 @@ func (t *Tracker) append(tok int32) {
 	t.next++
 }
 
+// IndexOfPosNear is IndexOfPos starting at hint, where p was found before:
+// evictions since then move an entry down by the number evicted before it,
+// so a short walk down finds it without a search.
+func (t *Tracker) IndexOfPosNear(p int32, hint int) int {
+	if t.cfg.Rolling || hint < 0 {
+		return t.IndexOfPos(p)
+	}
+	i := min(hint, len(t.entries)-1)
+	for steps := 0; i >= 0 && steps < 8 && t.entries[i].Pos > p; steps++ {
+		i--
+	}
+	if i >= 0 && t.entries[i].Pos == p {
+		return i
+	}
+	return t.IndexOfPos(p)
+}
+
 // IndexOfPos returns the entry holding position p, or -1.
 func (t *Tracker) IndexOfPos(p int32) int {
 	if t.cfg.Rolling {

@@ -45,6 +45,7 @@ type Batcher struct {
 	slots   []*slot
 	chunk   int
 	cells   int // cells of each sequence's stream
+	nVocab  int
 	workers int
 
 	prefilling, generating []*slot // scratch of a step
@@ -62,7 +63,11 @@ type BatchStats struct {
 	Evictions    int64
 	Elapsed      time.Duration // time spent in Step
 	DecodeTime   time.Duration // of which in llama.cpp's decode (to completion)
-	Finished     int
+	// The rest of Elapsed, by part: building the batch (and evicting to make
+	// room), getting the logits, and the sequences' policy, evictions and
+	// sampling (on several cores).
+	BatchTime, LogitsTime, PolicyTime time.Duration
+	Finished                          int
 }
 
 // TPS is all tokens (prompt and generated) per second of stepping.
@@ -85,7 +90,7 @@ type slot struct {
 	pending int32 // sampled, to be decoded by the next step
 	// this step
 	chunk    int  // tokens in the batch (0: not in it)
-	logitIdx int  // batch index of its logits, -1: none
+	logitIdx int  // output row of its logits (batch order), -1: none
 	evict    bool // evict after the decode
 	finished bool // ended in this step
 	err      error
@@ -116,6 +121,7 @@ func NewBatcher(model *binding.Model, opts Options, n int) (*Batcher, error) {
 	ctx, err := binding.NewContext(model, binding.ContextParams{
 		NCtx: n * opts.streamCells(info.NCtxTrain), NSeqMax: n, NBatch: nb, NUbatch: nb, Threads: opts.Threads,
 		FlashAttn: opts.FlashAttn, TypeK: opts.TypeK, TypeV: opts.TypeV, Scores: opts.Scores,
+		Profile: opts.Profile,
 	})
 	if err != nil {
 		return nil, err
@@ -125,7 +131,7 @@ func NewBatcher(model *binding.Model, opts Options, n int) (*Batcher, error) {
 		ctx.Close()
 		return nil, fmt.Errorf("context has %d KV streams for %d sequences", lay.NStream, n)
 	}
-	b := &Batcher{opts: opts, model: model, ctx: ctx, batch: binding.NewBatch(nb), chunk: chunk, cells: lay.StreamSize,
+	b := &Batcher{opts: opts, model: model, ctx: ctx, batch: binding.NewBatch(nb), chunk: chunk, cells: lay.StreamSize, nVocab: info.NVocab,
 		workers: min(n, runtime.GOMAXPROCS(0)), maxStreams: n}
 	if !ctx.FlashAttn() {
 		// Without flash attention the attention is a matrix product batched
@@ -286,11 +292,14 @@ func (b *Batcher) Step(prefillOnly bool) ([]Done, error) {
 // decodeGroup puts the group's tokens in one batch, decodes it and does
 // the sequences' share of the step.
 func (b *Batcher) decodeGroup(group []*slot) error {
+	t0 := time.Now()
 	b.batch.Clear()
+	outputs := 0
 	for _, s := range group {
 		if s.state == slotGenerate {
 			s.seq.room(b.ctx, 1)
-			s.logitIdx = b.batch.Len()
+			s.logitIdx = outputs
+			outputs++
 			s.seq.add(b.batch, []int32{s.pending}, true)
 			continue
 		}
@@ -300,12 +309,14 @@ func (b *Batcher) decodeGroup(group []*slot) error {
 		}
 		last := n == len(s.prompt)
 		if last {
-			s.logitIdx = b.batch.Len() + n - 1
+			s.logitIdx = outputs
+			outputs++
 		}
 		s.seq.add(b.batch, s.prompt[:n], last)
 		s.prompt = s.prompt[n:]
 	}
-	t0 := time.Now()
+	t1 := time.Now()
+	b.stats.BatchTime += t1.Sub(t0)
 	if err := b.ctx.Decode(b.batch); err != nil {
 		if errors.Is(err, binding.ErrKVFull) {
 			err = fmt.Errorf("%w: a sequence's KV stream of %d cells is full", ErrContextFull, b.cells)
@@ -313,14 +324,14 @@ func (b *Batcher) decodeGroup(group []*slot) error {
 		return err
 	}
 	b.ctx.Synchronize()
-	b.stats.DecodeTime += time.Since(t0)
+	b.stats.DecodeTime += time.Since(t1)
 	return b.afterDecode(group)
 }
 
 // afterDecode feeds each sequence's attention to its policy, evicts, and
 // samples where the decode produced logits. The per-sequence work runs on
-// several goroutines (reading cells from the context is safe there: nothing
-// changes it meanwhile); calls that change the context stay on this one.
+// several goroutines: each sequence reads and evicts only the cells of its
+// own KV stream (binding.Context.RemoveRange).
 func (b *Batcher) afterDecode(group []*slot) error {
 	var sc binding.Scores
 	scores := b.opts.Policy.NeedsScores()
@@ -334,12 +345,16 @@ func (b *Batcher) afterDecode(group []*slot) error {
 		b.logits = make([][]float32, len(group))
 	}
 	logits := b.logits[:len(group)]
+	t0 := time.Now()
+	all, nv := b.ctx.OutputLogits(), b.nVocab
 	for i, s := range group {
 		logits[i] = nil
 		if s.logitIdx >= 0 {
-			logits[i] = b.ctx.Logits(s.logitIdx)
+			logits[i] = all[s.logitIdx*nv : (s.logitIdx+1)*nv]
 		}
 	}
+	t1 := time.Now()
+	b.stats.LogitsTime += t1.Sub(t0)
 	var mu sync.Mutex
 	var firstErr error
 	par.For(len(group), b.workers, func(i int) {
@@ -355,6 +370,7 @@ func (b *Batcher) afterDecode(group []*slot) error {
 		}
 		if s.evict {
 			s.seq.decide(-1)
+			s.seq.apply(b.ctx)
 		}
 		if logits[i] == nil {
 			return
@@ -369,9 +385,7 @@ func (b *Batcher) afterDecode(group []*slot) error {
 	if firstErr != nil {
 		return firstErr
 	}
-	for _, s := range group {
-		s.seq.apply(b.ctx)
-	}
+	b.stats.PolicyTime += time.Since(t1)
 	return nil
 }
 

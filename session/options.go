@@ -50,6 +50,9 @@ type Options struct {
 	// Scores selects how attention is reported; h2o needs it (default: one row
 	// summed over layers and heads for the sum aggregation, else KV heads).
 	Scores binding.ScoresMode
+	// Profile, when set, times every graph node of the context (slow; see
+	// binding.OpProfile).
+	Profile *binding.OpProfile
 }
 
 const defaultChunk = 256

@@ -2,6 +2,7 @@ package session
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/h2o"
@@ -64,15 +65,18 @@ func (q *sequence) readCells(ctx *binding.Context, nkv int) {
 	if cap(q.cellPos) < n {
 		q.cellPos = make([]int32, n)
 		q.cellSeq = make([]int32, n)
-		q.cellEntry = make([]int, n)
+		q.cellEntry = slices.Repeat([]int{-1}, n)
 	}
 	q.cellPos, q.cellSeq, q.cellEntry = q.cellPos[:n], q.cellSeq[:n], q.cellEntry[:n]
 	ctx.CellsInto(q.first, q.cellPos, q.cellSeq)
 	for j, p := range q.cellPos {
-		q.cellEntry[j] = -1
+		e := -1
 		if p >= 0 && q.cellSeq[j] == q.id {
-			q.cellEntry[j] = q.tracker.IndexOfPos(p)
+			// a cell mostly keeps its token from one step to the next: the
+			// entry found last time is where the search starts
+			e = q.tracker.IndexOfPosNear(p, q.cellEntry[j])
 		}
+		q.cellEntry[j] = e
 	}
 }
 

@@ -34,6 +34,7 @@ func benchCommand() *cli.Command {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "md", Usage: "md or json"},
 			&cli.StringFlag{Name: "note", Value: "", Usage: "a line printed under the table (e.g. 'random weights: speed only')"},
 			&cli.BoolFlag{Name: "scores", Usage: "also collect attention scores in modes that do not need them (measures the patch's cost)"},
+			&cli.BoolFlag{Name: "profile-ops", Usage: "with --parallel: time every graph node of the decode steps and print where a step's time goes (each node then runs alone and is waited for: slower, not a speed measurement)"},
 			&cli.StringFlag{Name: "parallel", Aliases: []string{"np"}, Usage: "batched throughput instead: N sequences (list, and/or auto = as many as fit in memory) each read a prompt of -p tokens, then generate -n tokens together"},
 		),
 		Action: benchAction,
@@ -173,7 +174,14 @@ func benchParallel(c *cli.Context, m *binding.Model, configs []h2o.Config, promp
 					return err
 				}
 				for _, n := range ns {
+					if c.Bool("profile-ops") {
+						opts.Profile = binding.NewOpProfile()
+					}
 					r := bench.RunParallel(m, opts, bench.ParallelTest{N: n, Prompt: p, Gen: g}, 42, os.Stderr)
+					if opts.Profile != nil {
+						bench.WriteOpProfile(os.Stderr, r)
+						opts.Profile.Close()
+					}
 					fmt.Fprintf(os.Stderr, "bench: %-22s %-22s prefill %9.1f t/s, decode %9.1f t/s, peak VRAM %.2f GiB %v\n",
 						r.Mode, r.Test, r.PrefillTPS, r.DecodeTPS, float64(r.PeakVRAM)/(1<<30), errText(r.Err))
 					rows = append(rows, r)
