@@ -38,7 +38,8 @@ func cycle(path string) error {
 			return err
 		}
 	}
-	// plain attention, and flash attention with its logits output
+	// plain attention, and flash attention with its logits output (and an
+	// op profile, a C table of its own)
 	for _, fa := range []string{"off", "on"} {
 		if err := batched(m, fa); err != nil {
 			return err
@@ -49,7 +50,12 @@ func cycle(path string) error {
 
 // batched runs three requests on a two-sequence batcher (streams, slot refill).
 func batched(m *binding.Model, flashAttn string) error {
-	b, err := session.NewBatcher(m, session.Options{Policy: h2o.Config{Policy: h2o.H2O, Budget: 32, HeavyHitters: 16}, Threads: 1, FlashAttn: flashAttn}, 2)
+	var prof *binding.OpProfile
+	if flashAttn == "on" {
+		prof = binding.NewOpProfile()
+		defer prof.Close()
+	}
+	b, err := session.NewBatcher(m, session.Options{Policy: h2o.Config{Policy: h2o.H2O, Budget: 32, HeavyHitters: 16}, Threads: 1, FlashAttn: flashAttn, Profile: prof}, 2)
 	if err != nil {
 		return err
 	}
