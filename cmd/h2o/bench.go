@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -60,6 +61,9 @@ func intList(s string) ([]int, error) {
 }
 
 func benchAction(c *cli.Context) error {
+	if c.Bool("profile-ops") && !c.IsSet("parallel") {
+		return errors.New("--profile-ops times the decode steps of a batched test: use it with --parallel")
+	}
 	prompts, err := intList(c.String("n-prompt"))
 	if err != nil {
 		return err
