@@ -149,8 +149,9 @@ static double opprof_now_ms(void) {
 static void opprof_drop_layer(char * s) {
     char * w = s;
     for (const char * r = s; *r;) {
-        if ((r[0] == '-' || (r[0] == '_' && r[1] == 'l')) && r[r[0] == '_' ? 2 : 1] >= '0' && r[r[0] == '_' ? 2 : 1] <= '9') {
-            r += r[0] == '_' ? 2 : 1;
+        const int skip = r[0] == '-' ? 1 : (r[0] == '_' && r[1] == 'l') ? 2 : 0; // "-12", "_l3"
+        if (skip && r[skip] >= '0' && r[skip] <= '9') {
+            r += skip;
             while (*r >= '0' && *r <= '9') r++;
             continue;
         }
@@ -183,14 +184,14 @@ static bool h2o_opprof_cb(struct ggml_tensor * t, bool ask, void * user_data) {
             return true;
         }
     }
-    if (p->n == H2O_OPPROF_MAX) {
-        p->dropped++;
-        return true;
+    h2o_opprof_entry * e = &p->e[p->n < H2O_OPPROF_MAX ? p->n++ : H2O_OPPROF_MAX - 1];
+    if (e->count == 0) {
+        strncpy(e->key, key, sizeof(e->key) - 1);
+    } else {
+        snprintf(e->key, sizeof(e->key), "(other kinds: table full)"); // the last slot takes the rest
     }
-    h2o_opprof_entry * e = &p->e[p->n++];
-    strncpy(e->key, key, sizeof(e->key) - 1);
-    e->ms = ms;
-    e->count = 1;
+    e->ms += ms;
+    e->count++;
     return true;
 }
 

@@ -48,8 +48,7 @@ typedef struct h2o_opprof_entry {
 typedef struct h2o_opprof {
     h2o_opprof_entry e[H2O_OPPROF_MAX];
     int    n;
-    double t0;       // when the node being computed was asked for
-    int64_t dropped; // nodes not recorded (table full)
+    double t0; // when the node being computed was asked for
 } h2o_opprof;
 
 h2o_opprof * h2o_opprof_new(void);

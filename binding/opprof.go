@@ -44,8 +44,8 @@ func (p *OpProfile) Close() {
 
 // Reset forgets the times so far.
 func (p *OpProfile) Reset() {
+	clear(unsafe.Slice(&p.c.e[0], int(p.c.n)))
 	p.c.n = 0
-	p.c.dropped = 0
 }
 
 // Ops are the times so far, the largest first.
