@@ -7,7 +7,7 @@ CMAKE_GEN ?= Ninja
 CUDA_ARCH ?= native
 GOFLAGS_BUILD ?= -trimpath
 
-.PHONY: all fetch libs cuda test test-race leakcheck clean
+.PHONY: all fetch libs cuda test test-race leakcheck clean patches-apply patches-format patches-check patches-verify
 
 all: bin/h2o
 
@@ -41,6 +41,17 @@ cuda:
 	cmake -S . -B $(BUILD)/cmake-cuda -G $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON \
 		-DCMAKE_CUDA_ARCHITECTURES=$(CUDA_ARCH) -DH2O_LLAMA_SRC=$(CURDIR)/$(SRC) >/dev/null
 	cmake --build $(BUILD)/cmake-cuda --target ggml-cuda
+
+# The patch series as a git work tree in $(BUILD)/patches, one commit a patch
+# (README: "Editing the patch series").
+patches-apply:
+	scripts/patches.sh apply $(CURDIR)/$(BUILD)/patches
+patches-format:
+	scripts/patches.sh format $(CURDIR)/$(BUILD)/patches
+patches-check:
+	scripts/patches.sh check $(CURDIR)/$(BUILD)/patches
+patches-verify:
+	scripts/patches.sh verify
 
 clean:
 	rm -rf $(BUILD) bin

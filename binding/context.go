@@ -171,7 +171,7 @@ func (c *Context) Params() ContextParams { return c.params }
 func (c *Context) NCtx() int { return c.nCtx }
 
 // FlashAttn reports whether the context runs flash attention, "auto" resolved.
-func (c *Context) FlashAttn() bool { return bool(C.llama_h2o_get_flash_attn(c.c)) }
+func (c *Context) FlashAttn() bool { return bool(C.llama_get_flash_attn(c.c)) }
 
 // NBatch is the largest batch Decode accepts.
 func (c *Context) NBatch() int { return int(C.llama_n_batch(c.c)) }

@@ -210,6 +210,6 @@ void h2o_set_abort_flag(struct llama_context * ctx, volatile int * flag) {
 
 h2o_scores_view h2o_get_scores(struct llama_context * ctx) {
     h2o_scores_view v = {0};
-    v.data = llama_h2o_get_scores(ctx, &v.n_kv, &v.n_head, &v.n_cells);
+    v.data = llama_attn_scores_get(ctx, &v.n_kv, &v.n_head, &v.n_cells);
     return v;
 }

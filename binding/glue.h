@@ -5,7 +5,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "llama.h"
-#include "llama-h2o.h"
+#include "llama-attn-scores.h"
+#include "llama-kv-heads.h"
+#include "llama-kv-inspect.h"
 #include "ggml-backend.h"
 
 // Route llama.cpp/ggml logs: print messages at or above min_level to stderr
@@ -55,7 +57,7 @@ h2o_opprof * h2o_opprof_new(void);
 void h2o_opprof_free(h2o_opprof * p);
 void h2o_opprof_set(struct llama_context_params * cp, h2o_opprof * p);
 
-// llama_h2o_get_scores as one value (no Go pointers to pass).
+// llama_attn_scores_get as one value (no Go pointers to pass).
 typedef struct h2o_scores_view {
     const float * data;
     int32_t n_kv, n_head, n_cells;

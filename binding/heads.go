@@ -58,7 +58,7 @@ func (c *Context) MoveHeads(m *HeadMoves, shift []int32) error {
 		return (*C.int32_t)(unsafe.Pointer(&s[0]))
 	}
 	clearLastError()
-	if C.llama_h2o_head_moves(c.c, C.int32_t(n), ptr(m.Layer), ptr(m.Head), ptr(m.Src), ptr(m.Dst), ptr(m.Delta), ptr(shift)) != 0 {
+	if C.llama_kv_head_moves(c.c, C.int32_t(n), ptr(m.Layer), ptr(m.Head), ptr(m.Src), ptr(m.Dst), ptr(m.Delta), ptr(shift)) != 0 {
 		return lastError(fmt.Sprintf("move %d head rows in the KV cache", n))
 	}
 	return nil
@@ -73,7 +73,7 @@ func (c *Context) SetCellPos(seq int32, cells, pos []int32) error {
 	if len(cells) == 0 {
 		return nil
 	}
-	if C.llama_h2o_set_cell_pos(c.c, C.llama_seq_id(seq), C.int32_t(len(cells)),
+	if C.llama_kv_set_cell_pos(c.c, C.llama_seq_id(seq), C.int32_t(len(cells)),
 		(*C.int32_t)(unsafe.Pointer(&cells[0])), (*C.llama_pos)(unsafe.Pointer(&pos[0]))) != 0 {
 		return fmt.Errorf("set cell positions: bad cells or sequence %d", seq)
 	}
@@ -86,7 +86,7 @@ func (c *Context) ValueRow(layer, cell int, out []float32) (int, error) {
 	if len(out) == 0 {
 		return 0, errors.New("value row: empty output buffer")
 	}
-	n := C.llama_h2o_get_v(c.c, C.int32_t(layer), C.int32_t(cell), (*C.float)(unsafe.Pointer(&out[0])), C.int32_t(len(out)))
+	n := C.llama_kv_get_v(c.c, C.int32_t(layer), C.int32_t(cell), (*C.float)(unsafe.Pointer(&out[0])), C.int32_t(len(out)))
 	if n < 0 {
 		return 0, fmt.Errorf("value row: layer %d cell %d unavailable", layer, cell)
 	}

@@ -1,6 +1,7 @@
-// Package binding is a small cgo layer over llama.h and the h2o patch
-// (llama-h2o.h). It translates to C and back: handles with Close, Go errors
-// instead of aborts, no eviction policy.
+// Package binding is a small cgo layer over llama.h and the headers our
+// patches add (llama-attn-scores.h, llama-kv-heads.h, llama-kv-inspect.h).
+// It translates to C and back: handles with Close, Go errors instead of
+// aborts, no eviction policy.
 package binding
 
 /*

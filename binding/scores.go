@@ -16,11 +16,11 @@ import (
 type ScoresMode int
 
 const (
-	ScoresOff       ScoresMode = C.LLAMA_H2O_SCORES_OFF
-	ScoresKVHead    ScoresMode = C.LLAMA_H2O_SCORES_KV_HEAD // query heads of a GQA group summed
-	ScoresQueryHead ScoresMode = C.LLAMA_H2O_SCORES_Q_HEAD  // one row per query head
-	ScoresLayer     ScoresMode = C.LLAMA_H2O_SCORES_LAYER   // one row per layer, all heads summed
-	ScoresTotal     ScoresMode = C.LLAMA_H2O_SCORES_TOTAL   // one row: layers and heads summed (NLayer 1)
+	ScoresOff       ScoresMode = C.LLAMA_ATTN_SCORES_OFF
+	ScoresKVHead    ScoresMode = C.LLAMA_ATTN_SCORES_KV_HEAD // query heads of a GQA group summed
+	ScoresQueryHead ScoresMode = C.LLAMA_ATTN_SCORES_Q_HEAD  // one row per query head
+	ScoresLayer     ScoresMode = C.LLAMA_ATTN_SCORES_LAYER   // one row per layer, all heads summed
+	ScoresTotal     ScoresMode = C.LLAMA_ATTN_SCORES_TOTAL   // one row: layers and heads summed (NLayer 1)
 )
 
 func (m ScoresMode) String() string {
@@ -57,7 +57,7 @@ func (s Scores) Row(layer, head int) []float32 {
 }
 
 func (c *Context) setScores(m ScoresMode) error {
-	if C.llama_h2o_set_scores(c.c, C.enum_llama_h2o_scores_mode(m)) != 0 {
+	if C.llama_attn_scores_set(c.c, C.enum_llama_attn_scores_mode(m)) != 0 {
 		return lastError("enable attention scores")
 	}
 	return nil
@@ -109,7 +109,7 @@ func (l Layout) Stream(seq int) (first int) {
 // Layout of the context's KV cells.
 func (c *Context) Layout() Layout {
 	var ns, size C.int32_t
-	if C.llama_h2o_get_layout(c.c, &ns, &size) != 0 {
+	if C.llama_kv_get_layout(c.c, &ns, &size) != 0 {
 		return Layout{NStream: 1, StreamSize: c.nCtx}
 	}
 	return Layout{NStream: int(ns), StreamSize: int(size)}
@@ -145,7 +145,7 @@ func (c *Context) CellsInto(first int, pos, seq []int32) int {
 	if n == 0 {
 		return 0
 	}
-	got := C.llama_h2o_get_cells(c.c, C.int32_t(first), C.int32_t(n),
+	got := C.llama_kv_get_cells(c.c, C.int32_t(first), C.int32_t(n),
 		(*C.llama_pos)(unsafe.Pointer(&pos[0])), (*C.llama_seq_id)(unsafe.Pointer(&seq[0])))
 	return max(int(got), 0)
 }
@@ -156,7 +156,7 @@ func (c *Context) KeyRow(layer, cell int, out []float32) (int, error) {
 	if len(out) == 0 {
 		return 0, errors.New("key row: empty output buffer")
 	}
-	n := C.llama_h2o_get_k(c.c, C.int32_t(layer), C.int32_t(cell), (*C.float)(unsafe.Pointer(&out[0])), C.int32_t(len(out)))
+	n := C.llama_kv_get_k(c.c, C.int32_t(layer), C.int32_t(cell), (*C.float)(unsafe.Pointer(&out[0])), C.int32_t(len(out)))
 	if n < 0 {
 		return 0, fmt.Errorf("key row: layer %d cell %d unavailable", layer, cell)
 	}

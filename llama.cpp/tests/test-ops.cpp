@@ -1,0 +1,382 @@
+// Backend test of the ggml ops our patches add, in the manner of llama.cpp's
+// test-backend-ops: each case runs on every backend found (the CPU always,
+// CUDA where it is loaded) on the same random inputs, and each result is
+// compared with a plain double-precision reference computed here, and every
+// GPU result with the CPU's.
+//
+//   soft_max_col_sum           (patch: ggml ops for attention column sums)
+//   flash_attn_ext + logits    (patch: flash attention logits side output),
+//                              the logits written to a ggml_empty_4d tensor
+//
+// Usage: test-ops [-v]. Exit status 0 when every case agrees.
+#include "ggml.h"
+#include "ggml-alloc.h"
+#include "ggml-backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits.h>
+#include <random>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+bool verbose = false;
+int  n_ok    = 0;
+int  n_bad   = 0;
+
+struct backend {
+    std::string     name;
+    ggml_backend_t  b;
+    bool            is_cpu;
+};
+
+// The largest absolute difference, and whether -INF agrees with -INF.
+double max_diff(const std::vector<float> & a, const std::vector<double> & ref) {
+    double d = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        if (std::isinf(ref[i]) || std::isinf(a[i])) {
+            if (!(std::isinf(ref[i]) && std::isinf(a[i]) && (ref[i] < 0) == (a[i] < 0))) {
+                return INFINITY;
+            }
+            continue;
+        }
+        if (std::isnan(a[i])) {
+            return INFINITY;
+        }
+        d = std::max(d, std::fabs(a[i] - ref[i]));
+    }
+    return d;
+}
+
+std::vector<double> to_double(const std::vector<float> & a) {
+    return std::vector<double>(a.begin(), a.end());
+}
+
+void report(const std::string & what, const std::string & pair, double diff, double tol) {
+    const bool ok = diff <= tol;
+    ok ? ++n_ok : ++n_bad;
+    if (verbose || !ok) {
+        printf("%-4s %-58s %-12s max diff %.3g (tolerance %.3g)\n", ok ? "ok" : "BAD", what.c_str(), pair.c_str(), diff, tol);
+    }
+}
+
+// A graph built in its own context, with its inputs set from host data.
+struct graph_run {
+    ggml_context * ctx = nullptr;
+    ggml_backend_buffer_t buf = nullptr;
+    ~graph_run() {
+        if (buf) ggml_backend_buffer_free(buf);
+        if (ctx) ggml_free(ctx);
+    }
+};
+
+ggml_context * new_ctx() {
+    ggml_init_params p = { 64*ggml_tensor_overhead() + ggml_graph_overhead(), nullptr, true };
+    return ggml_init(p);
+}
+
+void set_f32(ggml_tensor * t, const std::vector<float> & v) {
+    if (t->type == GGML_TYPE_F32) {
+        ggml_backend_tensor_set(t, v.data(), 0, v.size()*sizeof(float));
+        return;
+    }
+    std::vector<ggml_fp16_t> h(v.size());
+    ggml_fp32_to_fp16_row(v.data(), h.data(), (int64_t) v.size());
+    ggml_backend_tensor_set(t, h.data(), 0, h.size()*sizeof(ggml_fp16_t));
+}
+
+std::vector<float> get_f32(const ggml_tensor * t) {
+    std::vector<float> v(ggml_nelements(t));
+    ggml_backend_tensor_get(t, v.data(), 0, v.size()*sizeof(float));
+    return v;
+}
+
+// Values as the backend sees them after rounding to f16.
+std::vector<float> round_f16(const std::vector<float> & v) {
+    std::vector<ggml_fp16_t> h(v.size());
+    std::vector<float> r(v.size());
+    ggml_fp32_to_fp16_row(v.data(), h.data(), (int64_t) v.size());
+    ggml_fp16_to_fp32_row(h.data(), r.data(), (int64_t) v.size());
+    return r;
+}
+
+// ---- soft_max_col_sum -------------------------------------------------------
+
+struct col_sum_case {
+    int64_t n_kv, n_q, n_head, n_seq;
+    int     n_grp;
+    bool    with_acc;
+    int     masked_tail; // last cells masked in every row
+    bool    masked_row;  // one row of each sequence fully masked
+};
+
+std::vector<double> col_sum_ref(const col_sum_case & c, const std::vector<float> & a, const std::vector<float> & acc) {
+    const int64_t n_out = c.n_head/c.n_grp;
+    std::vector<double> out((size_t) c.n_kv*n_out*c.n_seq, 0.0);
+    for (int64_t s = 0; s < c.n_seq; ++s) {
+        for (int64_t h = 0; h < c.n_head; ++h) {
+            for (int64_t q = 0; q < c.n_q; ++q) {
+                const float * x = a.data() + ((s*c.n_head + h)*c.n_q + q)*c.n_kv;
+                double m = -INFINITY;
+                for (int64_t i = 0; i < c.n_kv; ++i) m = std::max(m, (double) x[i]);
+                if (m == -INFINITY) continue;
+                double z = 0;
+                for (int64_t i = 0; i < c.n_kv; ++i) z += std::exp(x[i] - m);
+                double * o = out.data() + (s*n_out + h/c.n_grp)*c.n_kv;
+                for (int64_t i = 0; i < c.n_kv; ++i) o[i] += std::exp(x[i] - m)/z;
+            }
+        }
+    }
+    if (!acc.empty()) {
+        for (size_t i = 0; i < out.size(); ++i) out[i] += acc[i];
+    }
+    return out;
+}
+
+std::vector<float> col_sum_run(ggml_backend_t b, const col_sum_case & c, const std::vector<float> & a_h,
+        const std::vector<float> & acc_h, bool * supported) {
+    graph_run g;
+    g.ctx = new_ctx();
+    ggml_tensor * a   = ggml_new_tensor_4d(g.ctx, GGML_TYPE_F32, c.n_kv, c.n_q, c.n_head, c.n_seq);
+    ggml_tensor * acc = c.with_acc ? ggml_new_tensor_4d(g.ctx, GGML_TYPE_F32, c.n_kv, 1, c.n_head/c.n_grp, c.n_seq) : nullptr;
+    ggml_tensor * out = ggml_soft_max_col_sum(g.ctx, a, acc, c.n_grp);
+    *supported = ggml_backend_supports_op(b, out);
+    if (!*supported) {
+        return {};
+    }
+    ggml_cgraph * gf = ggml_new_graph(g.ctx);
+    ggml_build_forward_expand(gf, out);
+    g.buf = ggml_backend_alloc_ctx_tensors(g.ctx, b);
+    set_f32(a, a_h);
+    if (acc) set_f32(acc, acc_h);
+    if (ggml_backend_graph_compute(b, gf) != GGML_STATUS_SUCCESS) {
+        *supported = false;
+        return {};
+    }
+    return get_f32(out);
+}
+
+void test_col_sum(const std::vector<backend> & bs, std::mt19937 & rng) {
+    const col_sum_case cases[] = {
+        {256, 1, 32, 1, 32, false, 0,   false}, // a decode step, every head summed
+        {256, 1, 32, 3,  4, true,  64,  false}, // GQA groups of 4, a running total, a masked tail
+        {896, 1, 32, 2, 32, true,  200, true }, // a stream of 896 cells, a fully masked row
+        {300, 7,  8, 2,  1, false, 0,   true }, // several queries, no grouping, odd width
+        {128, 3,  4, 1,  2, true,  127, false}, // only the first cell unmasked
+    };
+    std::uniform_real_distribution<float> u(-8.0f, 8.0f);
+    for (const auto & c : cases) {
+        std::vector<float> a((size_t) c.n_kv*c.n_q*c.n_head*c.n_seq);
+        for (auto & x : a) x = u(rng);
+        for (int64_t r = 0; r < c.n_q*c.n_head*c.n_seq; ++r) {
+            float * x = a.data() + r*c.n_kv;
+            for (int64_t i = c.n_kv - c.masked_tail; i < c.n_kv; ++i) x[i] = -INFINITY;
+            if (c.masked_row && r % (c.n_q*c.n_head) == 1) {
+                std::fill(x, x + c.n_kv, -INFINITY);
+            }
+        }
+        std::vector<float> acc;
+        if (c.with_acc) {
+            acc.resize((size_t) c.n_kv*(c.n_head/c.n_grp)*c.n_seq);
+            for (auto & x : acc) x = std::fabs(u(rng));
+        }
+        const auto ref = col_sum_ref(c, a, acc);
+        char what[128];
+        snprintf(what, sizeof what, "soft_max_col_sum [%lld,%lld,%lld,%lld] grp %d%s",
+                 (long long) c.n_kv, (long long) c.n_q, (long long) c.n_head, (long long) c.n_seq, c.n_grp, c.with_acc ? " +acc" : "");
+        std::vector<float> cpu;
+        for (const auto & be : bs) {
+            bool sup = false;
+            const auto got = col_sum_run(be.b, c, a, acc, &sup);
+            if (!sup) {
+                report(what, be.name + " support", INFINITY, 0);
+                continue;
+            }
+            report(what, be.name + " vs ref", max_diff(got, ref), 1e-4);
+            if (be.is_cpu) {
+                cpu = got;
+            } else if (!cpu.empty()) {
+                report(what, be.name + " vs CPU", max_diff(got, to_double(cpu)), 1e-4);
+            }
+        }
+    }
+}
+
+// ---- flash attention with the logits side output ---------------------------
+
+struct fa_case {
+    int64_t D, n_kv, n_q, n_head, n_head_kv, n_seq;
+    int     masked_tail; // cells masked at the end of every sequence's stream
+};
+
+struct fa_result {
+    std::vector<float> out, logits;
+};
+
+fa_result fa_run(ggml_backend_t b, const fa_case & c, const std::vector<float> & q_h, const std::vector<float> & k_h,
+        const std::vector<float> & v_h, const std::vector<float> & m_h, float scale, bool * supported) {
+    graph_run g;
+    g.ctx = new_ctx();
+    ggml_tensor * q = ggml_new_tensor_4d(g.ctx, GGML_TYPE_F32, c.D, c.n_q, c.n_head, c.n_seq);
+    ggml_tensor * k = ggml_new_tensor_4d(g.ctx, GGML_TYPE_F16, c.D, c.n_kv, c.n_head_kv, c.n_seq);
+    ggml_tensor * v = ggml_new_tensor_4d(g.ctx, GGML_TYPE_F16, c.D, c.n_kv, c.n_head_kv, c.n_seq);
+    ggml_tensor * m = ggml_new_tensor_4d(g.ctx, GGML_TYPE_F16, c.n_kv, c.n_q, 1, c.n_seq);
+    ggml_tensor * fa = ggml_flash_attn_ext(g.ctx, q, k, v, m, scale, 0.0f, 0.0f);
+    ggml_flash_attn_ext_set_prec(fa, GGML_PREC_F32);
+    ggml_tensor * logits = ggml_empty_4d(g.ctx, q, GGML_TYPE_F32, c.n_kv, c.n_q, c.n_head, c.n_seq);
+    ggml_flash_attn_ext_set_logits(fa, logits);
+    *supported = ggml_backend_supports_op(b, fa) && ggml_backend_supports_op(b, logits);
+    if (!*supported) {
+        return {};
+    }
+    ggml_cgraph * gf = ggml_new_graph(g.ctx);
+    ggml_build_forward_expand(gf, fa);
+    g.buf = ggml_backend_alloc_ctx_tensors(g.ctx, b);
+    // garbage in the output, so that a cell the kernel fails to write shows
+    std::vector<float> junk(ggml_nelements(logits), 12345.0f);
+    set_f32(logits, junk);
+    set_f32(q, q_h); set_f32(k, k_h); set_f32(v, v_h); set_f32(m, m_h);
+    if (ggml_backend_graph_compute(b, gf) != GGML_STATUS_SUCCESS) {
+        *supported = false;
+        return {};
+    }
+    return { get_f32(fa), get_f32(logits) };
+}
+
+void test_fa_logits(const std::vector<backend> & bs, std::mt19937 & rng) {
+    const fa_case cases[] = {
+        {128, 256, 1, 32,  8, 1,   0}, // one decode, GQA 4
+        {128, 896, 1, 32, 32, 3, 300}, // three streams of 896 cells, whole tiles masked at the end
+        { 64, 384, 1,  8,  4, 2,  77}, // streams of 384 cells (a multiple of 128, not 256)
+        {128, 1024, 1, 32, 8, 2, 300}, // streams of 1024: CUDA skips the masked tiles at the end
+        {128, 256, 4,  8,  8, 1,  10}, // several queries: the CPU only
+    };
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (const auto & c : cases) {
+        const float scale = 1.0f/std::sqrt((float) c.D);
+        std::vector<float> q((size_t) c.D*c.n_q*c.n_head*c.n_seq), k((size_t) c.D*c.n_kv*c.n_head_kv*c.n_seq), v(k.size());
+        for (auto & x : q) x = u(rng);
+        for (auto & x : k) x = u(rng);
+        for (auto & x : v) x = u(rng);
+        std::vector<float> m((size_t) c.n_kv*c.n_q*c.n_seq, 0.0f);
+        for (int64_t s = 0; s < c.n_seq; ++s) {
+            for (int64_t t = 0; t < c.n_q; ++t) {
+                float * row = m.data() + (s*c.n_q + t)*c.n_kv;
+                for (int64_t i = 0; i < c.n_kv; ++i) {
+                    // a masked tail, a few holes, and a causal edge for several queries
+                    if (i >= c.n_kv - c.masked_tail - s || i % 37 == 5 || i > c.n_kv - c.masked_tail - c.n_q + t) {
+                        row[i] = -INFINITY;
+                    }
+                }
+            }
+        }
+        // reference logits from the values the kernels read: f16 keys, f16-rounded queries
+        const auto kr = round_f16(k);
+        const auto qr = round_f16(q);
+        std::vector<double> ref((size_t) c.n_kv*c.n_q*c.n_head*c.n_seq);
+        for (int64_t s = 0; s < c.n_seq; ++s)
+        for (int64_t h = 0; h < c.n_head; ++h)
+        for (int64_t t = 0; t < c.n_q; ++t)
+        for (int64_t i = 0; i < c.n_kv; ++i) {
+            const float mv = m[(s*c.n_q + t)*c.n_kv + i];
+            double & r = ref[((s*c.n_head + h)*c.n_q + t)*c.n_kv + i];
+            if (mv == -INFINITY) { r = -INFINITY; continue; }
+            const int64_t hk = h/(c.n_head/c.n_head_kv);
+            double d = 0;
+            for (int64_t e = 0; e < c.D; ++e) {
+                d += (double) qr[((s*c.n_head + h)*c.n_q + t)*c.D + e]*kr[((s*c.n_head_kv + hk)*c.n_kv + i)*c.D + e];
+            }
+            r = d*scale + mv;
+        }
+        char what[128];
+        snprintf(what, sizeof what, "flash_attn_ext logits D %lld [%lld kv, %lld q, %lld/%lld heads, %lld seq]",
+                 (long long) c.D, (long long) c.n_kv, (long long) c.n_q, (long long) c.n_head, (long long) c.n_head_kv, (long long) c.n_seq);
+        fa_result cpu;
+        for (const auto & be : bs) {
+            bool sup = false;
+            const auto got = fa_run(be.b, c, q, k, v, m, scale, &sup);
+            if (!sup) {
+                // the CUDA kernels write logits only for one query per sequence
+                const bool expected = !be.is_cpu && c.n_q > 1;
+                if (!expected) {
+                    report(what, be.name + " support", INFINITY, 0);
+                } else if (verbose) {
+                    printf("skip %-58s %-12s (not supported there)\n", what, be.name.c_str());
+                }
+                continue;
+            }
+            report(what, be.name + " vs ref", max_diff(got.logits, ref), 2e-3);
+            if (be.is_cpu) {
+                cpu = got;
+            } else if (!cpu.logits.empty()) {
+                report(what, be.name + " vs CPU", max_diff(got.logits, to_double(cpu.logits)), 2e-3);
+                report(std::string(what) + " (output)", be.name + " vs CPU", max_diff(got.out, to_double(cpu.out)), 5e-3);
+            }
+        }
+    }
+}
+
+std::string exe_dir() {
+    char buf[PATH_MAX];
+    const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    if (n <= 0) return ".";
+    buf[n] = 0;
+    std::string s(buf);
+    const size_t slash = s.rfind('/');
+    return slash == std::string::npos ? "." : s.substr(0, slash);
+}
+
+} // namespace
+
+int main(int argc, char ** argv) {
+    for (int i = 1; i < argc; ++i) {
+        if (strcmp(argv[i], "-v") == 0) {
+            verbose = true;
+        } else {
+            fprintf(stderr, "usage: %s [-v]\n", argv[0]);
+            return 2;
+        }
+    }
+    ggml_log_set([](ggml_log_level level, const char * text, void *) {
+        if (level >= GGML_LOG_LEVEL_WARN) fputs(text, stderr);
+    }, nullptr);
+    const char * env = getenv("H2O_BACKEND_DIR");
+    ggml_backend_load_all_from_path(env && *env ? env : (exe_dir() + "/lib").c_str());
+
+    std::vector<backend> bs;
+    for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+        ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+        const auto type = ggml_backend_dev_type(dev);
+        if (type != GGML_BACKEND_DEVICE_TYPE_CPU && type != GGML_BACKEND_DEVICE_TYPE_GPU) {
+            continue;
+        }
+        ggml_backend_t b = ggml_backend_dev_init(dev, nullptr);
+        if (!b) {
+            fprintf(stderr, "test-ops: cannot start %s\n", ggml_backend_dev_name(dev));
+            return 1;
+        }
+        bs.push_back({ ggml_backend_dev_name(dev), b, type == GGML_BACKEND_DEVICE_TYPE_CPU });
+    }
+    // the CPU first: the others are compared with it
+    std::stable_sort(bs.begin(), bs.end(), [](const backend & a, const backend & b) { return a.is_cpu > b.is_cpu; });
+    if (bs.empty() || !bs[0].is_cpu) {
+        fprintf(stderr, "test-ops: no CPU backend found\n");
+        return 1;
+    }
+    printf("test-ops: backends:");
+    for (const auto & b : bs) printf(" %s", b.name.c_str());
+    printf("\n");
+
+    std::mt19937 rng(42);
+    test_col_sum(bs, rng);
+    test_fa_logits(bs, rng);
+
+    for (auto & b : bs) ggml_backend_free(b.b);
+    printf("test-ops: %d comparisons agree, %d differ\n", n_ok, n_bad);
+    return n_bad == 0 ? 0 : 1;
+}
