@@ -56,13 +56,6 @@ type Context struct {
 	nOut   int // outputs of the last Decode
 }
 
-var (
-	// ErrKVFull is returned by Decode when the KV cache has no room for the batch.
-	ErrKVFull = errors.New("KV cache is full")
-	// ErrAborted is returned by Decode when Abort stopped it.
-	ErrAborted = errors.New("decode aborted")
-)
-
 // NewContext creates a context. Out-of-memory (e.g. on the GPU) is an error.
 func NewContext(m *Model, p ContextParams) (*Context, error) {
 	if m == nil || m.c == nil {
@@ -130,10 +123,10 @@ func NewContext(m *Model, p ContextParams) (*Context, error) {
 	case p.Profile != nil:
 		C.h2o_opprof_set(&cp, p.Profile.c)
 	}
-	clearLastError()
-	c := C.llama_init_from_model(m.c, cp)
+	var lines *C.char
+	c := C.h2o_context_new(m.c, cp, &lines)
 	if c == nil {
-		return nil, lastError(fmt.Sprintf("new context (n_ctx %d)", p.NCtx))
+		return nil, callError(fmt.Sprintf("create context (n_ctx %d)", p.NCtx), lines)
 	}
 	ctx := &Context{c: c, model: m, params: p, nCtx: int(C.llama_n_ctx(c)), nLayer: info.NLayer, nVocab: info.NVocab}
 	ctx.abort = (*C.int)(C.calloc(1, C.size_t(unsafe.Sizeof(C.int(0)))))
@@ -179,8 +172,9 @@ func (c *Context) NBatch() int { return int(C.llama_n_batch(c.c)) }
 // NUbatch is the micro-batch size.
 func (c *Context) NUbatch() int { return int(C.llama_n_ubatch(c.c)) }
 
-// Decode runs the batch. ErrKVFull when no KV slot fits it, ErrAborted after
-// Abort; other failures (out of memory, compute errors) carry llama.cpp's message.
+// Decode runs the batch. Its failures are *Error values (Op "decode") with
+// llama.cpp's reason; errors.Is(err, ErrKVFull) when no KV slot fits the
+// batch, errors.Is(err, ErrAborted) after Abort.
 func (c *Context) Decode(b *Batch) error {
 	if b.Len() == 0 {
 		return errors.New("decode: empty batch")
@@ -188,20 +182,25 @@ func (c *Context) Decode(b *Batch) error {
 	if b.Len() > c.NBatch() {
 		return fmt.Errorf("decode: batch of %d tokens exceeds n_batch %d", b.Len(), c.NBatch())
 	}
-	clearLastError()
 	*c.abort = 0
 	c.nOut = 0
-	switch rc := C.llama_decode(c.c, b.c); {
-	case rc == 0:
+	r := C.h2o_decode(c.c, b.c)
+	if r.rc == 0 {
 		c.nOut = b.Outputs()
 		return nil
-	case rc == 1:
-		return ErrKVFull
-	case rc == 2:
-		return ErrAborted
-	default:
-		return lastError(fmt.Sprintf("decode failed (%d)", int(rc)))
 	}
+	e := callError("decode", r.detail)
+	switch r.rc {
+	case 1:
+		e.Err = ErrKVFull
+	case 2:
+		e.Err = ErrAborted
+	default:
+		if e.Detail == "" {
+			e.Detail = fmt.Sprintf("llama_decode returned %d", int(r.rc))
+		}
+	}
+	return e
 }
 
 // Abort asks a running Decode to stop (safe from another goroutine).
