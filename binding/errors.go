@@ -21,8 +21,9 @@ type Error struct {
 	// this call (never another call's), without their function-name
 	// prefixes, joined by "; ". Empty when it logged none.
 	Detail string
-	// Err is a known condition or cause (ErrKVFull, ErrAborted, what the
-	// GGUF reader finds wrong with a model file), or nil. errors.Is and errors.As see through it.
+	// Err is a known condition or cause (ErrKVFull, ErrAborted wrapping the
+	// context's cause, what the GGUF reader finds wrong with a model file),
+	// or nil. errors.Is and errors.As see through it.
 	Err error
 }
 
@@ -43,8 +44,9 @@ func (e *Error) Unwrap() error { return e.Err }
 var (
 	// ErrKVFull is wrapped by Decode's error when the KV cache has no room for the batch.
 	ErrKVFull = errors.New("KV cache is full")
-	// ErrAborted is wrapped by Decode's error when Abort stopped it.
-	ErrAborted = errors.New("decode aborted")
+	// ErrAborted is wrapped by DecodeContext's error when its context ended
+	// before the decode finished (together with the context's cause).
+	ErrAborted = errors.New("aborted")
 )
 
 // callError is the Error of op with the error lines a glue call handed out

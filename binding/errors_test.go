@@ -1,6 +1,7 @@
 package binding
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/h2o-kv/h2o/internal/testutil"
 )
@@ -142,5 +144,62 @@ func TestDetailLines(t *testing.T) {
 		if got := detail(c.in); got != c.want {
 			t.Errorf("detail(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// A long prompt decode on the CPU returns early when its context is
+// cancelled: the error wraps ErrAborted and context.Canceled, the batch's
+// last micro-batches are not in the cache, and the context decodes again.
+func TestDecodeContextCancel(t *testing.T) {
+	m := loadStories(t)
+	const n, nUbatch = 1024, 128
+	c := newCtx(t, m, ContextParams{NCtx: n, NBatch: n, NUbatch: nUbatch, Threads: 1})
+	b := NewBatch(n)
+	defer b.Close()
+	for i := range n {
+		b.Add(Token(1+i%500), int32(i), 0, i == n-1)
+	}
+	start := time.Now()
+	if err := c.DecodeContext(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	full := time.Since(start)
+	c.ClearMemory()
+
+	// Cancel early in the first micro-batch; whatever the machine's speed
+	// the decode is then still running.
+	ctx, cancel := context.WithCancel(context.Background())
+	timer := time.AfterFunc(full/(4*n/nUbatch), cancel)
+	defer timer.Stop()
+	start = time.Now()
+	err := c.DecodeContext(ctx, b)
+	took := time.Since(start)
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrAborted) {
+		t.Fatalf("err = %v, want ErrAborted and context.Canceled", err)
+	}
+	var e *Error
+	if !errors.As(err, &e) || e.Op != "decode" {
+		t.Fatalf("err = %#v, want an *Error of decode", err)
+	}
+	if p := c.PosMax(0); p >= n/2 {
+		t.Fatalf("cache holds positions up to %d after the abort: the decode did not stop early", p)
+	}
+	t.Logf("full decode %v, cancelled after %v", full, took)
+
+	// Already cancelled: nothing is decoded.
+	c.ClearMemory()
+	if err := c.DecodeContext(ctx, b); !errors.Is(err, context.Canceled) || c.PosMax(0) != -1 {
+		t.Fatalf("cancelled context: err = %v, PosMax %d", err, c.PosMax(0))
+	}
+	// The abort flag does not outlive its call.
+	b.Clear()
+	for i := range 8 {
+		b.Add(Token(1+i), int32(i), 0, i == 7)
+	}
+	if err := c.Decode(b); err != nil {
+		t.Fatalf("decode after an abort: %v", err)
+	}
+	if c.PosMax(0) != 7 || c.Logits(-1) == nil {
+		t.Fatalf("decode after an abort: PosMax %d", c.PosMax(0))
 	}
 }

@@ -248,11 +248,15 @@ void h2o_opprof_set(struct llama_context_params * cp, h2o_opprof * p) {
 }
 
 static bool h2o_abort_cb(void * data) {
-    return *(volatile int *) data != 0;
+    return __atomic_load_n((int *) data, __ATOMIC_RELAXED) != 0;
 }
 
-void h2o_set_abort_flag(struct llama_context * ctx, volatile int * flag) {
+void h2o_set_abort_flag(struct llama_context * ctx, int * flag) {
     llama_set_abort_callback(ctx, flag ? h2o_abort_cb : NULL, (void *) flag);
+}
+
+void h2o_abort_store(int * flag, int v) {
+    __atomic_store_n(flag, v, __ATOMIC_RELAXED);
 }
 
 h2o_scores_view h2o_get_scores(struct llama_context * ctx) {

@@ -81,5 +81,7 @@ typedef struct h2o_scores_view {
 } h2o_scores_view;
 h2o_scores_view h2o_get_scores(struct llama_context * ctx);
 
-// Abort callback polling a flag, so a Go signal handler can stop a decode.
-void h2o_set_abort_flag(struct llama_context * ctx, volatile int * flag);
+// Abort callback polling *flag (the CPU backend asks between graph nodes):
+// a nonzero flag stops the running decode, which then returns 2.
+void h2o_set_abort_flag(struct llama_context * ctx, int * flag);
+void h2o_abort_store(int * flag, int v);
