@@ -61,7 +61,7 @@ func callError(op string, lines *C.char) *Error {
 }
 
 // detail turns llama.cpp error log text into one line: "func: msg" lines lose
-// the function name, repeats are dropped.
+// the function name, a line repeating the one before is dropped.
 func detail(log string) string {
 	var lines []string
 	for _, l := range strings.Split(log, "\n") {
