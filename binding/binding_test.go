@@ -1,6 +1,7 @@
 package binding
 
 import (
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -277,7 +278,7 @@ func TestBadParams(t *testing.T) {
 	}
 	b.Clear()
 	b.Add(1, 256, 0, true)
-	if err := c.Decode(b); err != ErrKVFull {
+	if err := c.Decode(b); !errors.Is(err, ErrKVFull) {
 		t.Fatalf("full cache: err = %v, want ErrKVFull", err)
 	}
 }

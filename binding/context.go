@@ -7,6 +7,7 @@ package binding
 import "C"
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -51,17 +52,10 @@ type Context struct {
 	nCtx   int
 	nLayer int
 	nVocab int
-	abort  *C.int
+	abort  *C.int // polled by llama.cpp during a decode; set only within DecodeContext
 	cells  cellBuffers
 	nOut   int // outputs of the last Decode
 }
-
-var (
-	// ErrKVFull is returned by Decode when the KV cache has no room for the batch.
-	ErrKVFull = errors.New("KV cache is full")
-	// ErrAborted is returned by Decode when Abort stopped it.
-	ErrAborted = errors.New("decode aborted")
-)
 
 // NewContext creates a context. Out-of-memory (e.g. on the GPU) is an error.
 func NewContext(m *Model, p ContextParams) (*Context, error) {
@@ -130,10 +124,10 @@ func NewContext(m *Model, p ContextParams) (*Context, error) {
 	case p.Profile != nil:
 		C.h2o_opprof_set(&cp, p.Profile.c)
 	}
-	clearLastError()
-	c := C.llama_init_from_model(m.c, cp)
+	var lines *C.char
+	c := C.h2o_context_new(m.c, cp, &lines)
 	if c == nil {
-		return nil, lastError(fmt.Sprintf("new context (n_ctx %d)", p.NCtx))
+		return nil, callError(fmt.Sprintf("create context (n_ctx %d)", p.NCtx), lines)
 	}
 	ctx := &Context{c: c, model: m, params: p, nCtx: int(C.llama_n_ctx(c)), nLayer: info.NLayer, nVocab: info.NVocab}
 	ctx.abort = (*C.int)(C.calloc(1, C.size_t(unsafe.Sizeof(C.int(0)))))
@@ -179,8 +173,8 @@ func (c *Context) NBatch() int { return int(C.llama_n_batch(c.c)) }
 // NUbatch is the micro-batch size.
 func (c *Context) NUbatch() int { return int(C.llama_n_ubatch(c.c)) }
 
-// Decode runs the batch. ErrKVFull when no KV slot fits it, ErrAborted after
-// Abort; other failures (out of memory, compute errors) carry llama.cpp's message.
+// Decode runs the batch. Its failures are *Error values (Op "decode") with
+// llama.cpp's reason; errors.Is(err, ErrKVFull) when no KV slot fits the batch.
 func (c *Context) Decode(b *Batch) error {
 	if b.Len() == 0 {
 		return errors.New("decode: empty batch")
@@ -188,27 +182,60 @@ func (c *Context) Decode(b *Batch) error {
 	if b.Len() > c.NBatch() {
 		return fmt.Errorf("decode: batch of %d tokens exceeds n_batch %d", b.Len(), c.NBatch())
 	}
-	clearLastError()
-	*c.abort = 0
 	c.nOut = 0
-	switch rc := C.llama_decode(c.c, b.c); {
-	case rc == 0:
+	r := C.h2o_decode(c.c, b.c)
+	if r.rc == 0 {
 		c.nOut = b.Outputs()
 		return nil
-	case rc == 1:
-		return ErrKVFull
-	case rc == 2:
-		return ErrAborted
-	default:
-		return lastError(fmt.Sprintf("decode failed (%d)", int(rc)))
 	}
+	e := callError("decode", r.detail)
+	switch r.rc {
+	case 1:
+		e.Err = ErrKVFull
+	case 2:
+		// the flag is set only by DecodeContext, which adds the cause; the
+		// lines logged only say that the compute stopped
+		e.Err, e.Detail = ErrAborted, ""
+	default:
+		if e.Detail == "" {
+			e.Detail = fmt.Sprintf("llama_decode returned %d", int(r.rc))
+		}
+	}
+	return e
 }
 
-// Abort asks a running Decode to stop (safe from another goroutine).
-func (c *Context) Abort() {
-	if c.abort != nil {
-		*c.abort = 1
+// DecodeContext is Decode stopped early when ctx ends. The CPU backend polls
+// between graph nodes, so a long batch returns within about one node's time
+// (a GPU backend may finish its graph first). The error then wraps ErrAborted and
+// ctx's cause (context.Canceled, ...); the KV cells of the micro-batch being
+// computed are removed, those of earlier micro-batches stay. A ctx that has
+// already ended decodes nothing.
+func (c *Context) DecodeContext(ctx context.Context, b *Batch) error {
+	if ctx.Done() == nil {
+		return c.Decode(b)
 	}
+	if ctx.Err() != nil {
+		return &Error{Op: "decode", Err: abortedBy(ctx)}
+	}
+	set := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		C.h2o_abort_store(c.abort, 1)
+		close(set)
+	})
+	err := c.Decode(b)
+	if !stop() {
+		// ctx ended: wait for the flag to be set, then clear it for the next decode
+		<-set
+		C.h2o_abort_store(c.abort, 0)
+	}
+	if e, ok := err.(*Error); ok && e.Err == ErrAborted {
+		e.Err = abortedBy(ctx)
+	}
+	return err
+}
+
+func abortedBy(ctx context.Context) error {
+	return fmt.Errorf("%w: %w", ErrAborted, context.Cause(ctx))
 }
 
 // Logits returns the logits of batch entry i (i = -1: the last with logits).

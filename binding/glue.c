@@ -10,26 +10,29 @@
 
 #include "ggml.h"
 
-static int  g_min_level = GGML_LOG_LEVEL_ERROR;
-static char g_last_error[1024];
-static int  g_cont_is_error = 0;
+static int g_min_level = GGML_LOG_LEVEL_ERROR;
+
+// This thread's error lines since its last call below began (see glue.h).
+static __thread char t_err[2048];
+static __thread size_t t_err_len;
+static __thread int t_cont_is_error; // GGML_LOG_LEVEL_CONT continues the last message
 
 static void h2o_log_cb(enum ggml_log_level level, const char * text, void * user_data) {
     (void) user_data;
     if (level == GGML_LOG_LEVEL_CONT) {
-        level = g_cont_is_error ? GGML_LOG_LEVEL_ERROR : GGML_LOG_LEVEL_DEBUG;
+        level = t_cont_is_error ? GGML_LOG_LEVEL_ERROR : GGML_LOG_LEVEL_DEBUG;
     } else {
-        g_cont_is_error = level == GGML_LOG_LEVEL_ERROR;
+        t_cont_is_error = level == GGML_LOG_LEVEL_ERROR;
     }
     if (level == GGML_LOG_LEVEL_ERROR) {
-        size_t n = strlen(g_last_error);
-        if (n > 0 && n < sizeof(g_last_error) - 3 && g_last_error[n-1] != '\n') {
-            // continuation of the same message
-        } else {
-            g_last_error[0] = 0;
-            n = 0;
+        // keep the first lines: the cause comes before its consequences
+        size_t n = strlen(text);
+        if (n > sizeof(t_err) - 1 - t_err_len) {
+            n = sizeof(t_err) - 1 - t_err_len;
         }
-        strncat(g_last_error, text, sizeof(g_last_error) - n - 1);
+        memcpy(t_err + t_err_len, text, n);
+        t_err_len += n;
+        t_err[t_err_len] = 0;
     }
     if ((int) level >= g_min_level) {
         fputs(text, stderr);
@@ -42,8 +45,52 @@ void h2o_log_install(int min_level) {
     llama_log_set(h2o_log_cb, NULL);
 }
 
-const char * h2o_log_last_error(void) { return g_last_error; }
-void h2o_log_clear_error(void) { g_last_error[0] = 0; }
+static void status_begin(void) {
+    t_err[0] = 0;
+    t_err_len = 0;
+    t_cont_is_error = 0;
+}
+
+static char * status_detail(void) {
+    return t_err_len > 0 ? strdup(t_err) : NULL;
+}
+
+struct llama_model * h2o_model_load(const char * path, struct llama_model_params p, char ** detail) {
+    status_begin();
+    struct llama_model * m = llama_model_load_from_file(path, p);
+    *detail = m ? NULL : status_detail();
+    return m;
+}
+
+struct llama_context * h2o_context_new(struct llama_model * m, struct llama_context_params p, char ** detail) {
+    status_begin();
+    struct llama_context * c = llama_init_from_model(m, p);
+    *detail = c ? NULL : status_detail();
+    return c;
+}
+
+static h2o_rc status_end(int32_t rc) {
+    h2o_rc r = { rc, rc != 0 ? status_detail() : NULL };
+    return r;
+}
+
+h2o_rc h2o_decode(struct llama_context * ctx, struct llama_batch b) {
+    status_begin();
+    return status_end(llama_decode(ctx, b));
+}
+
+h2o_rc h2o_set_scores(struct llama_context * ctx, enum llama_attn_scores_mode mode) {
+    status_begin();
+    return status_end(llama_attn_scores_set(ctx, mode));
+}
+
+h2o_rc h2o_head_moves(struct llama_context * ctx, int32_t n,
+        const int32_t * layer, const int32_t * head,
+        const int32_t * src, const int32_t * dst, const int32_t * delta,
+        const int32_t * shift) {
+    status_begin();
+    return status_end(llama_kv_head_moves(ctx, n, layer, head, src, dst, delta, shift));
+}
 
 const char * h2o_load_backends(void) {
     static char dir[4096];
@@ -201,11 +248,15 @@ void h2o_opprof_set(struct llama_context_params * cp, h2o_opprof * p) {
 }
 
 static bool h2o_abort_cb(void * data) {
-    return *(volatile int *) data != 0;
+    return __atomic_load_n((int *) data, __ATOMIC_RELAXED) != 0;
 }
 
-void h2o_set_abort_flag(struct llama_context * ctx, volatile int * flag) {
+void h2o_set_abort_flag(struct llama_context * ctx, int * flag) {
     llama_set_abort_callback(ctx, flag ? h2o_abort_cb : NULL, (void *) flag);
+}
+
+void h2o_abort_store(int * flag, int v) {
+    __atomic_store_n(flag, v, __ATOMIC_RELAXED);
 }
 
 h2o_scores_view h2o_get_scores(struct llama_context * ctx) {

@@ -11,10 +11,29 @@
 #include "ggml-backend.h"
 
 // Route llama.cpp/ggml logs: print messages at or above min_level to stderr
-// and remember the last error text so Go can put it into error values.
+// and collect the error lines of the calls below.
 void h2o_log_install(int min_level);
-const char * h2o_log_last_error(void);
-void h2o_log_clear_error(void);
+
+// Errors per call. The log callback appends the error lines it is given to a
+// buffer of the thread it runs on; each call below clears that buffer, makes
+// its llama.cpp call and, when the call failed, hands out a malloc'd copy of
+// the lines logged meanwhile (NULL when none; the caller frees it), all
+// within one C call and so on one OS thread (successive cgo calls of a
+// goroutine may run on different threads). Concurrent calls on different
+// threads never see each other's lines.
+typedef struct h2o_rc {
+    int32_t rc;     // the llama.cpp function's result; 0 = success
+    char * detail;  // on failure: the error lines, or NULL
+} h2o_rc;
+
+struct llama_model * h2o_model_load(const char * path, struct llama_model_params p, char ** detail);
+struct llama_context * h2o_context_new(struct llama_model * m, struct llama_context_params p, char ** detail);
+h2o_rc h2o_decode(struct llama_context * ctx, struct llama_batch b);
+h2o_rc h2o_set_scores(struct llama_context * ctx, enum llama_attn_scores_mode mode);
+h2o_rc h2o_head_moves(struct llama_context * ctx, int32_t n,
+        const int32_t * layer, const int32_t * head,
+        const int32_t * src, const int32_t * dst, const int32_t * delta,
+        const int32_t * shift);
 
 // Load the runtime backends (CPU, CUDA, ...) that sit next to libggml.
 // Returns the directory searched.
@@ -64,5 +83,7 @@ typedef struct h2o_scores_view {
 } h2o_scores_view;
 h2o_scores_view h2o_get_scores(struct llama_context * ctx);
 
-// Abort callback polling a flag, so a Go signal handler can stop a decode.
-void h2o_set_abort_flag(struct llama_context * ctx, volatile int * flag);
+// Abort callback polling *flag (the CPU backend asks between graph nodes):
+// a nonzero flag stops the running decode, which then returns 2.
+void h2o_set_abort_flag(struct llama_context * ctx, int * flag);
+void h2o_abort_store(int * flag, int v);

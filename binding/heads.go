@@ -57,9 +57,8 @@ func (c *Context) MoveHeads(m *HeadMoves, shift []int32) error {
 		}
 		return (*C.int32_t)(unsafe.Pointer(&s[0]))
 	}
-	clearLastError()
-	if C.llama_kv_head_moves(c.c, C.int32_t(n), ptr(m.Layer), ptr(m.Head), ptr(m.Src), ptr(m.Dst), ptr(m.Delta), ptr(shift)) != 0 {
-		return lastError(fmt.Sprintf("move %d head rows in the KV cache", n))
+	if r := C.h2o_head_moves(c.c, C.int32_t(n), ptr(m.Layer), ptr(m.Head), ptr(m.Src), ptr(m.Dst), ptr(m.Delta), ptr(shift)); r.rc != 0 {
+		return callError(fmt.Sprintf("move %d head rows in the KV cache", n), r.detail)
 	}
 	return nil
 }

@@ -13,8 +13,6 @@ package binding
 import "C"
 
 import (
-	"errors"
-	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -73,15 +71,3 @@ func parseLogLevel(s string) (LogLevel, bool) {
 
 // BackendDir is the directory the runtime backends were loaded from.
 func BackendDir() string { ensureInit(); return backendDir }
-
-// lastError wraps msg with llama.cpp's most recent error message, if any.
-func lastError(msg string) error {
-	detail := strings.TrimSpace(C.GoString(C.h2o_log_last_error()))
-	C.h2o_log_clear_error()
-	if detail == "" {
-		return errors.New(msg)
-	}
-	return fmt.Errorf("%s: %s", msg, detail)
-}
-
-func clearLastError() { C.h2o_log_clear_error() }

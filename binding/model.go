@@ -7,11 +7,14 @@ package binding
 import "C"
 
 import (
-	"fmt"
+	"errors"
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"unsafe"
+
+	"github.com/h2o-kv/h2o/gguf"
 )
 
 // ModelParams chooses how a model is loaded.
@@ -46,10 +49,16 @@ func LoadModel(path string, p ModelParams) (*Model, error) {
 	mp.use_mmap = C.bool(!p.NoMmap)
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
-	clearLastError()
-	m := C.llama_model_load_from_file(cpath, mp)
+	var lines *C.char
+	m := C.h2o_model_load(cpath, mp, &lines)
 	if m == nil {
-		return nil, lastError(fmt.Sprintf("load model %s", path))
+		e := callError("load model "+path, lines)
+		// The GGUF reader names what is wrong with a damaged file in its own
+		// terms (which tensor, which offset); llama.cpp's lines follow.
+		if _, err := gguf.ReadInfo(path); err != nil {
+			e.Err = ggufReason(err)
+		}
+		return nil, e
 	}
 	model := &Model{c: m, vocab: C.llama_model_get_vocab(m), path: path, gpuLayers: p.GPULayers}
 	runtime.SetFinalizer(model, (*Model).Close)
@@ -60,14 +69,23 @@ func LoadModel(path string, p ModelParams) (*Model, error) {
 func checkGGUF(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("load model: %w", err)
+		return &Error{Op: "load model", Err: err}
 	}
 	defer f.Close()
 	var magic [4]byte
 	if _, err := io.ReadFull(f, magic[:]); err != nil || string(magic[:]) != "GGUF" {
-		return fmt.Errorf("load model %s: not a GGUF file", path)
+		return &Error{Op: "load model " + path, Err: errors.New("not a GGUF file")}
 	}
 	return nil
+}
+
+// ggufReason is a gguf.ReadInfo error without its "gguf: PATH: " prefix (the
+// Error's Op names the file).
+func ggufReason(err error) error {
+	if inner := errors.Unwrap(err); inner != nil && strings.HasPrefix(err.Error(), "gguf: ") {
+		return inner
+	}
+	return err
 }
 
 // Close frees the model. Safe to call twice.

@@ -57,8 +57,8 @@ func (s Scores) Row(layer, head int) []float32 {
 }
 
 func (c *Context) setScores(m ScoresMode) error {
-	if C.llama_attn_scores_set(c.c, C.enum_llama_attn_scores_mode(m)) != 0 {
-		return lastError("enable attention scores")
+	if r := C.h2o_set_scores(c.c, C.enum_llama_attn_scores_mode(m)); r.rc != 0 {
+		return callError("enable attention scores", r.detail)
 	}
 	return nil
 }

@@ -308,3 +308,23 @@ func TestLogProbs(t *testing.T) {
 		t.Errorf("KL = %g, want %g", got, w)
 	}
 }
+
+// A decode that fails in llama.cpp, with sessions decoding in parallel,
+// reports the run, the document and llama.cpp's reason (a *binding.Error).
+func TestDecodeErrorNamesRun(t *testing.T) {
+	m := loadModel(t)
+	bad := int32(m.Info().NVocab + 7)
+	docs := []Doc{{Name: "bad.txt", Tokens: []int32{1, bad, 5, 6}, Prefix: 2}} // fails in the prompt
+	runs := []h2o.Config{{Policy: h2o.Window, Budget: 32}, {Policy: h2o.Sink, Budget: 32}}
+	_, err := Run(m, docs, Options{Runs: runs, Session: tinySession, Parallel: 2})
+	if err == nil {
+		t.Fatal("a document with an invalid token evaluated")
+	}
+	if want := "eval: window B=32 on bad.txt at token 2: "; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("err = %q, want it to start %q", err, want)
+	}
+	var e *binding.Error
+	if !errors.As(err, &e) || e.Op != "decode" || !strings.Contains(e.Detail, fmt.Sprintf("invalid token[1] = %d", bad)) {
+		t.Errorf("err = %v, want a decode *binding.Error naming token %d", err, bad)
+	}
+}
