@@ -103,7 +103,7 @@ func NewBatcher(model *binding.Model, opts Options, n int) (*Batcher, error) {
 	if n < 1 || n > 256 {
 		return nil, fmt.Errorf("parallel sequences: %d, want 1 to 256", n)
 	}
-	opts, err := opts.normalize()
+	opts, err := opts.resolve(onGPU(model))
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ func newHeadState(opts Options, model *binding.Model, nCells int) (*headState, e
 	if err != nil {
 		return nil, err
 	}
-	if opts.Policy.Rolling && model.GPULayers() != 0 && binding.HasGPU() {
+	if opts.Policy.Rolling && opts.gpu {
 		// On a GPU the host's cost of one move per re-rotated key (about
 		// 1.5 M per step for a 7B model) dominates: rotate every key of a
 		// layer in one op. On the CPU the rotation itself dominates (a RoPE

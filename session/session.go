@@ -28,7 +28,7 @@ type Session struct {
 
 // New creates the context the options call for and an empty session.
 func New(model *binding.Model, opts Options) (*Session, error) {
-	opts, err := opts.normalize()
+	opts, err := opts.resolve(onGPU(model))
 	if err != nil {
 		return nil, err
 	}
