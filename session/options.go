@@ -1,7 +1,3 @@
-// Package session drives a llama.cpp context with an H2O policy: it prefills
-// prompts (exactly or in bounded chunks), decodes and samples tokens, feeds
-// the attention scores to the policy and applies its evictions and position
-// shifts to the KV cache.
 package session
 
 import (
