@@ -28,13 +28,12 @@ type ContextParams struct {
 	Unified      bool
 	Threads      int    // decode threads; 0 = all cores
 	ThreadsBatch int    // prompt threads; 0 = Threads
-	FlashAttn    string // "on", "off" or "auto" ("" = auto)
+	FlashAttn    string // "on", "off" or "auto" (llama.cpp's pick by device support); "" = off
 	TypeK, TypeV string // KV cache types: f32, f16 (default), q8_0, q4_0, ...
 	// Scores turns on the h2o attention-score collection. With flash
 	// attention on, decode steps take the scores from the kernel's logits
-	// (patch 0007) and prompt chunks run without it; "auto" turns it on only
-	// when the model has layers on a GPU (on the CPU the plain path stays;
-	// session.Options also keeps it off for f32 keys).
+	// (patch 0007) and prompt chunks run without it (session.Options decides
+	// where it runs).
 	Scores ScoresMode
 	// Capture, when set, receives llama.cpp's own softmax row sums through the
 	// eval callback (verification only: it slows decoding).
@@ -98,15 +97,9 @@ func NewContext(m *Model, p ContextParams) (*Context, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.Capture != nil {
+	if p.Capture != nil && fa != C.LLAMA_FLASH_ATTN_TYPE_DISABLED {
 		// the capture reads llama.cpp's own softmax tensor
-		if fa == C.LLAMA_FLASH_ATTN_TYPE_ENABLED {
-			return nil, errors.New("new context: the softmax capture needs flash attention off")
-		}
-		fa = C.LLAMA_FLASH_ATTN_TYPE_DISABLED
-	}
-	if p.Scores != ScoresOff && fa == C.LLAMA_FLASH_ATTN_TYPE_AUTO && (m.GPULayers() == 0 || !HasGPU()) {
-		fa = C.LLAMA_FLASH_ATTN_TYPE_DISABLED
+		return nil, errors.New("new context: the softmax capture needs flash attention off")
 	}
 	cp.kv_unified = C.bool(p.Unified || p.NSeqMax == 1)
 	cp.flash_attn_type = fa
@@ -268,11 +261,11 @@ func (c *Context) Synchronize() { C.llama_synchronize(c.c) }
 
 func parseFlashAttn(s string) (C.enum_llama_flash_attn_type, error) {
 	switch strings.ToLower(s) {
-	case "", "auto":
+	case "auto":
 		return C.LLAMA_FLASH_ATTN_TYPE_AUTO, nil
 	case "on", "1", "true", "enabled":
 		return C.LLAMA_FLASH_ATTN_TYPE_ENABLED, nil
-	case "off", "0", "false", "disabled":
+	case "", "off", "0", "false", "disabled":
 		return C.LLAMA_FLASH_ATTN_TYPE_DISABLED, nil
 	}
 	return 0, fmt.Errorf("flash attention: %q is not on, off or auto", s)

@@ -376,9 +376,12 @@ func refKeep(tr *Tracker, limit int) []bool {
 	return keep
 }
 
-// Heads ranked on several goroutines give exactly the serial result.
+// Heads ranked on several goroutines give exactly the serial result. The
+// workers follow GOMAXPROCS: the test sets it, so that the parallel path
+// runs on any machine (goroutines interleave even on one core).
 func TestPerHeadParallelMatchesSerial(t *testing.T) {
 	defer func(v int) { parallelMin = v }(parallelMin)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
 	run := func(min int) *HeadTracker {
 		parallelMin = min
 		ht, err := NewHeadTracker(Config{Policy: H2O, Budget: 16, HeavyHitters: 8, Rolling: true, Granularity: PerHead, Score: ScoreRule{Kind: "ema", Gamma: 0.9}}, 3, 5)
@@ -394,8 +397,8 @@ func TestPerHeadParallelMatchesSerial(t *testing.T) {
 		return ht
 	}
 	serial, par := run(1<<30), run(1)
-	if len(par.work) < 2 && runtime.GOMAXPROCS(0) > 1 {
-		t.Fatalf("%d workers: the parallel path did not run", len(par.work))
+	if len(serial.work) != 1 || len(par.work) != 4 {
+		t.Fatalf("%d serial and %d parallel workers, want 1 and 4", len(serial.work), len(par.work))
 	}
 	for i := range serial.heads {
 		if !slices.Equal(serial.heads[i].Entries(), par.heads[i].Entries()) {

@@ -103,11 +103,13 @@ func NewBatcher(model *binding.Model, opts Options, n int) (*Batcher, error) {
 	if n < 1 || n > 256 {
 		return nil, fmt.Errorf("parallel sequences: %d, want 1 to 256", n)
 	}
-	opts, err := opts.normalize()
+	opts, err := opts.resolve(onGPU(model))
 	if err != nil {
 		return nil, err
 	}
 	if opts.Policy.Granularity == h2o.PerHead {
+		// Its moves and cell positions address a single-stream cache (the
+		// row moves have no per-stream form): a Session runs it.
 		return nil, errors.New("granularity head moves rows of a single-stream cache: it runs one sequence per context (use --parallel 1)")
 	}
 	info := model.Info()
@@ -141,7 +143,7 @@ func NewBatcher(model *binding.Model, opts Options, n int) (*Batcher, error) {
 		b.maxStreams = max(1, min(n, 1024/info.NHead))
 	}
 	for i := 0; i < n; i++ {
-		q, err := newSequence(int32(i), opts.Policy, info.NCtxTrain, lay.Stream(i), lay.StreamSize)
+		q, err := newSequence(int32(i), opts, info, lay.Stream(i), lay.StreamSize)
 		if err != nil {
 			b.Close()
 			return nil, err
@@ -237,7 +239,7 @@ func (b *Batcher) Step(prefillOnly bool) ([]Done, error) {
 			if prefillOnly {
 				continue
 			}
-			if !b.opts.Policy.Evicts() && s.seq.tracker.Len()+1 > b.cells {
+			if !b.opts.Policy.Evicts() && s.seq.len()+1 > b.cells {
 				s.err = s.seq.fullError(1)
 				done = append(done, b.finish(s))
 				continue
@@ -297,7 +299,9 @@ func (b *Batcher) decodeGroup(group []*slot) error {
 	outputs := 0
 	for _, s := range group {
 		if s.state == slotGenerate {
-			s.seq.room(b.ctx, 1)
+			if err := s.seq.room(b.ctx, 1); err != nil {
+				return err
+			}
 			s.logitIdx = outputs
 			outputs++
 			s.seq.add(b.batch, []int32{s.pending}, true)
@@ -305,7 +309,9 @@ func (b *Batcher) decodeGroup(group []*slot) error {
 		}
 		n := s.chunk
 		if b.opts.Prefill != PrefillFull && b.opts.Policy.Evicts() {
-			s.seq.room(b.ctx, n)
+			if err := s.seq.room(b.ctx, n); err != nil {
+				return err
+			}
 		}
 		last := n == len(s.prompt)
 		if last {
@@ -357,20 +363,25 @@ func (b *Batcher) afterDecode(group []*slot) error {
 	b.stats.LogitsTime += t1.Sub(t0)
 	var mu sync.Mutex
 	var firstErr error
+	fail := func(err error) {
+		mu.Lock()
+		firstErr = errors.Join(firstErr, err)
+		mu.Unlock()
+	}
 	par.For(len(group), b.workers, func(i int) {
 		s := group[i]
 		if scores {
-			s.seq.readCells(b.ctx, sc.NKV) // reads only: nothing decodes or evicts meanwhile
-			if err := s.seq.attend(sc); err != nil {
-				mu.Lock()
-				firstErr = errors.Join(firstErr, err)
-				mu.Unlock()
+			// reads only the context: nothing decodes or evicts meanwhile
+			if err := s.seq.attend(b.ctx, sc); err != nil {
+				fail(err)
 				return
 			}
 		}
 		if s.evict {
-			s.seq.decide(-1)
-			s.seq.apply(b.ctx)
+			if err := s.seq.evict(b.ctx, -1); err != nil {
+				fail(err)
+				return
+			}
 		}
 		if logits[i] == nil {
 			return

@@ -8,18 +8,19 @@ import (
 	"github.com/h2o-kv/h2o/h2o"
 )
 
-// headState is a session's per-head eviction (granularity head): the policy
-// keeps a set of tokens per (layer, KV head) and the session moves single
-// heads' K/V rows between cells to apply it (docs/DESIGN.md).
+// headState is a sequence's per-head eviction (granularity head): the policy
+// keeps a set of tokens per (layer, KV head) and the sequence moves single
+// heads' K/V rows between cells to apply it (docs/DESIGN.md). Its moves and
+// cell positions address a single-stream cache: only a Session hosts it.
 type headState struct {
+	span
 	t     *h2o.HeadTracker
 	cells []binding.Cell
 	place []int32
 	moves binding.HeadMoves
 }
 
-func newHeadState(opts Options, model *binding.Model, nCells int) (*headState, error) {
-	info := model.Info()
+func newHeadState(opts Options, info binding.ModelInfo, sp span) (*headState, error) {
 	if opts.Scores != binding.ScoresKVHead {
 		return nil, errors.New("granularity head ranks tokens per KV head: it needs per-KV-head scores")
 	}
@@ -27,40 +28,55 @@ func newHeadState(opts Options, model *binding.Model, nCells int) (*headState, e
 	if err != nil {
 		return nil, err
 	}
-	if opts.Policy.Rolling && model.GPULayers() != 0 && binding.HasGPU() {
+	if opts.Policy.Rolling && opts.gpu {
 		// On a GPU the host's cost of one move per re-rotated key (about
 		// 1.5 M per step for a 7B model) dominates: rotate every key of a
 		// layer in one op. On the CPU the rotation itself dominates (a RoPE
 		// of every row recomputes its angles): rotate only the keys that move.
-		t.DenseShift(nCells)
+		t.DenseShift(sp.nCells)
 	}
-	return &headState{t: t}, nil
+	return &headState{span: sp, t: t}, nil
 }
 
 // HeadTracker is the per-head policy state (nil unless granularity head).
 func (s *Session) HeadTracker() *h2o.HeadTracker {
-	if s.heads == nil {
-		return nil
+	if hs, ok := s.seq.state.(*headState); ok {
+		return hs.t
 	}
-	return s.heads.t
+	return nil
 }
 
-// placeHeads finds the cells llama.cpp decoded the tokens at positions
-// pos into (every other cell's position is below them) and records them.
-func (s *Session) placeHeads(pos []int32) error {
-	hs := s.heads
-	if cap(hs.cells) < s.nCtx {
-		hs.cells = make([]binding.Cell, s.nCtx)
+// All heads hold as many tokens: layer 0, KV head 0 stands for the count.
+func (hs *headState) tokens() *h2o.Tracker { return hs.t.Head(0, 0) }
+
+func (hs *headState) append(tokens, pos []int32) []int32 { return hs.t.Append(tokens, pos) }
+
+func (hs *headState) reset() { hs.t.Reset() }
+
+// attend records the cells the decode put the new tokens in and adds the
+// step's per-KV-head attention to every head's tokens.
+func (hs *headState) attend(ctx *binding.Context, sc binding.Scores, pos []int32) error {
+	if err := hs.placeNew(ctx, pos); err != nil {
+		return err
 	}
-	cells := hs.cells[:s.nCtx]
-	s.ctx.Cells(cells)
+	return hs.t.AddStep(h2o.Attention{NLayer: sc.NLayer, NHead: sc.NHead, NCells: sc.NCells, NKV: sc.NKV, Data: sc.Data})
+}
+
+// placeNew finds the cells llama.cpp decoded the tokens at positions pos
+// into (every other cell's position is below them) and records them.
+func (hs *headState) placeNew(ctx *binding.Context, pos []int32) error {
+	if cap(hs.cells) < hs.nCells {
+		hs.cells = make([]binding.Cell, hs.nCells)
+	}
+	cells := hs.cells[:hs.nCells]
+	ctx.CellsFrom(hs.first, cells)
 	hs.place = hs.place[:0]
 	for range pos {
 		hs.place = append(hs.place, -1)
 	}
 	for j, c := range cells {
-		if c.Seq == s.seq.id && c.Pos >= pos[0] && c.Pos < pos[0]+int32(len(pos)) {
-			hs.place[c.Pos-pos[0]] = int32(j)
+		if c.Seq == hs.id && c.Pos >= pos[0] && c.Pos < pos[0]+int32(len(pos)) {
+			hs.place[c.Pos-pos[0]] = int32(hs.first + j)
 		}
 	}
 	for i, c := range hs.place {
@@ -71,43 +87,28 @@ func (s *Session) placeHeads(pos []int32) error {
 	return hs.t.Place(hs.place)
 }
 
-// headScores adds the step's per-KV-head attention to every head's tokens.
-func (s *Session) headScores() error {
-	sc, ok := s.ctx.Scores()
-	if !ok {
-		return errors.New("attention scores unavailable: the context does not collect them")
-	}
-	return s.heads.t.AddStep(h2o.Attention{NLayer: sc.NLayer, NHead: sc.NHead, NCells: sc.NCells, NKV: sc.NKV, Data: sc.Data})
-}
-
-// evictHeads shrinks every head to limit tokens (-1: the budget) and applies
-// the plan: head rows move (keys re-rotated when rolling), freed cells empty,
+// evict shrinks every head to limit tokens (-1: the budget) and applies the
+// plan: head rows move (keys re-rotated when rolling), freed cells empty,
 // kept cells take positions below the next token.
-func (s *Session) evictHeads(limit int) error {
-	if err := s.applyHeads(limit); err != nil {
-		// the policy has moved on and the cache may not have: stop here
-		s.err = fmt.Errorf("per-head eviction: %w (the session must be Reset)", err)
-		return s.err
+func (hs *headState) evict(ctx *binding.Context, limit int) (int, error) {
+	plan, err := hs.t.Evict(limit)
+	if err == nil && !plan.Empty() {
+		err = hs.apply(ctx, plan)
 	}
-	return nil
+	if err != nil {
+		return 0, fmt.Errorf("per-head eviction: %w", err)
+	}
+	return plan.Evicted, nil
 }
 
-func (s *Session) applyHeads(limit int) error {
-	plan, err := s.heads.t.Evict(limit)
-	if err != nil || plan.Empty() {
-		return err
-	}
-	m := &s.heads.moves
+func (hs *headState) apply(ctx *binding.Context, plan h2o.HeadPlan) error {
+	m := &hs.moves
 	m.Reset()
 	for _, mv := range plan.Moves {
 		m.Add(mv.Layer, mv.Head, mv.Src, mv.Dst, mv.Delta)
 	}
-	if err := s.ctx.MoveHeads(m, plan.Shift); err != nil {
+	if err := ctx.MoveHeads(m, plan.Shift); err != nil {
 		return err
 	}
-	if err := s.ctx.SetCellPos(s.seq.id, plan.Cells, plan.Pos); err != nil {
-		return err
-	}
-	s.seq.stats.Evictions += int64(plan.Evicted)
-	return nil
+	return ctx.SetCellPos(hs.id, plan.Cells, plan.Pos)
 }

@@ -195,9 +195,9 @@ func checkPerHeadContents(t *testing.T, m *binding.Model) {
 		// full prefill evicts the prompt down to the budget in one go (many moves per head)
 		s := newSession(t, m, Options{Policy: perHead(24, 12, tc.rolling), Chunk: 8, Prefill: tc.prefill})
 		if tc.dense {
-			s.heads.t.DenseShift(s.nCtx)
+			s.HeadTracker().DenseShift(s.nCtx)
 		} else {
-			s.heads.t.DenseShift(0)
+			s.HeadTracker().DenseShift(0)
 		}
 		toks, _ := m.Tokenize(strings.Repeat("Once upon a time, there was a little girl named Lily. She loved to play outside. ", 3), true, false)
 		if err := s.Feed(toks); err != nil {

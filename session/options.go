@@ -1,7 +1,3 @@
-// Package session drives a llama.cpp context with an H2O policy: it prefills
-// prompts (exactly or in bounded chunks), decodes and samples tokens, feeds
-// the attention scores to the policy and applies its evictions and position
-// shifts to the KV cache.
 package session
 
 import (
@@ -43,9 +39,11 @@ type Options struct {
 	Chunk int
 	// NCtx is the number of KV cells. 0 = the trained context for the full
 	// policy or full prefill, Budget + Chunk for chunked eviction.
-	NCtx         int
-	Threads      int
-	FlashAttn    string // on/off/auto (with scores, auto is on only with GPU layers)
+	NCtx    int
+	Threads int
+	// FlashAttn is on, off or auto ("" = auto). With scores, auto is on only
+	// with GPU layers and f16 keys; without, llama.cpp picks by device support.
+	FlashAttn    string
 	TypeK, TypeV string // KV cache types; "" = f16, or f32 for K when rolling (see docs)
 	// Scores selects how attention is reported; h2o needs it (default: one row
 	// summed over layers and heads for the sum aggregation, else KV heads).
@@ -53,12 +51,47 @@ type Options struct {
 	// Profile, when set, times every graph node of the context (slow; see
 	// binding.OpProfile).
 	Profile *binding.OpProfile
+
+	gpu bool // the model has layers on a GPU (set by resolve)
+}
+
+// Comparable are the options of runs whose results are compared across
+// policies (perplexity, KL and top-1 agreement with a full cache) when
+// flash attention was not chosen: off, so that every policy runs the
+// attention code h2o's prompt scores need and the differences are the
+// policies' own (flash attention accumulates V in f16).
+func (o Options) Comparable() Options {
+	o.FlashAttn = "off"
+	return o
 }
 
 const defaultChunk = 256
 
+// onGPU reports whether the model runs layers on a GPU device.
+func onGPU(model *binding.Model) bool { return model.GPULayers() != 0 && binding.HasGPU() }
+
+// resolve is normalize plus where the session runs (gpu: the model has
+// layers on a GPU device): the context gets flash attention on, off, or
+// auto only where llama.cpp may choose (no scores, or scores on a GPU).
+func (o Options) resolve(gpu bool) (Options, error) {
+	o, err := o.normalize()
+	if err != nil {
+		return o, err
+	}
+	o.gpu = gpu
+	if o.FlashAttn == "" || o.FlashAttn == "auto" {
+		o.FlashAttn = "auto"
+		if o.Scores != binding.ScoresOff && !gpu {
+			// on the CPU the scores come from the plain attention path
+			o.FlashAttn = "off"
+		}
+	}
+	return o, nil
+}
+
 func (o Options) normalize() (Options, error) {
 	var err error
+	o.FlashAttn = strings.ToLower(o.FlashAttn)
 	if o.Policy, err = o.Policy.Normalize(); err != nil {
 		return o, err
 	}

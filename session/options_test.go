@@ -3,6 +3,7 @@ package session
 import (
 	"testing"
 
+	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/h2o"
 )
 
@@ -40,5 +41,37 @@ func TestOptionsFlashAttn(t *testing.T) {
 	}
 	if _, err := (Options{Policy: head, FlashAttn: "on"}).normalize(); err == nil {
 		t.Error("per-head eviction with flash attention on accepted")
+	}
+}
+
+// Where the model runs decides what auto means: with scores, on the CPU the
+// plain attention path stays and on a GPU llama.cpp picks; without scores
+// llama.cpp always picks. An explicit choice is kept, in any case.
+func TestOptionsResolveFlashAttn(t *testing.T) {
+	hh := h2o.Config{Policy: h2o.H2O, Budget: 64, HeavyHitters: 32}
+	full := h2o.Config{Policy: h2o.Full}
+	for _, tc := range []struct {
+		o    Options
+		gpu  bool
+		want string
+	}{
+		{Options{Policy: hh}, false, "off"},
+		{Options{Policy: hh, FlashAttn: "AUTO"}, false, "off"},
+		{Options{Policy: hh}, true, "auto"},
+		{Options{Policy: hh, FlashAttn: "on"}, false, "on"},
+		{Options{Policy: hh, TypeK: "f32"}, true, "off"},
+		{Options{Policy: full}, false, "auto"},
+		{Options{Policy: full, Scores: binding.ScoresKVHead}, false, "off"},
+		{Options{Policy: full, Scores: binding.ScoresKVHead}, true, "auto"},
+		{Options{Policy: full, FlashAttn: "off"}, true, "off"},
+		{Options{Policy: hh}.Comparable(), true, "off"},
+	} {
+		o, err := tc.o.resolve(tc.gpu)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.FlashAttn != tc.want || o.gpu != tc.gpu {
+			t.Errorf("%+v on GPU %v: flash attention %q (GPU %v), want %q", tc.o.Policy, tc.gpu, o.FlashAttn, o.gpu, tc.want)
+		}
 	}
 }

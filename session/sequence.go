@@ -2,53 +2,81 @@ package session
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/h2o"
 )
 
-// sequence is one sequence of a context: its policy state and the cells it
-// owns. A Session has one; a Batcher has one per slot. Its methods do the
-// per-sequence half of a step (append tokens, read this sequence's
-// attention, evict); the owner runs the decode.
+// sequence is one sequence of a context: the policy state of its tokens and
+// the cells it owns. A Session has one; a Batcher has one per slot. Its
+// methods do the per-sequence half of a step (append tokens, read this
+// sequence's attention, evict); the owner runs the decode.
 type sequence struct {
-	id      int32
-	policy  h2o.Config
-	tracker *h2o.Tracker
-	ctxTrn  int // trained context (to flag positions past it)
+	span
+	policy h2o.Config
+	state  seqState
+	ctxTrn int // trained context (to flag positions past it)
 
-	// cells of the context this sequence can occupy: [first, first+nCells)
-	first, nCells int
-
-	// scratch reused every step (no allocation in the decode loop)
-	pos       []int32
-	cellPos   []int32 // position and sequence of each cell (readCells)
-	cellSeq   []int32
-	cellEntry []int
-	step      []float64
-	plan      h2o.Plan
+	pos []int32 // positions of the tokens last added (reused every step)
 
 	stats Stats
 }
 
-func newSequence(id int32, policy h2o.Config, ctxTrn, first, nCells int) (*sequence, error) {
-	tr, err := h2o.NewTracker(policy)
+// span is the part of a context a sequence owns: its sequence id and the
+// cells [first, first+nCells) of its KV stream.
+type span struct {
+	id            int32
+	first, nCells int
+}
+
+// seqState is the policy state of one sequence: which of its tokens the KV
+// cache keeps, and where. tokenState keeps one set of tokens for all layers
+// and heads (h2o.Tracker); headState keeps one per layer and KV head
+// (h2o.HeadTracker) and moves single heads' rows between cells.
+type seqState interface {
+	// tokens is the token count and positions of the sequence (per head:
+	// the tracker of layer 0, KV head 0; every head holds as many tokens).
+	tokens() *h2o.Tracker
+	// append records tokens entering the cache and returns the positions to
+	// decode them at (pos is reused when large enough).
+	append(tokens, pos []int32) []int32
+	// attend feeds the attention of the decode just run to the policy; pos
+	// are the positions the decode put the sequence's new tokens at. It
+	// only reads the context: a Batcher's sequences run it concurrently.
+	attend(ctx *binding.Context, sc binding.Scores, pos []int32) error
+	// evict shrinks the cache to limit tokens (-1: the budget), applies the
+	// plan to the context and returns the tokens evicted. After an error the
+	// policy and the cache may disagree: the owner must reset.
+	evict(ctx *binding.Context, limit int) (int, error)
+	// reset forgets every token (the owner empties the cells).
+	reset()
+}
+
+// newSequence creates sequence id over cells [first, first+nCells) with the
+// state its granularity calls for.
+func newSequence(id int32, opts Options, info binding.ModelInfo, first, nCells int) (*sequence, error) {
+	sp := span{id: id, first: first, nCells: nCells}
+	var st seqState
+	var err error
+	if opts.Policy.Granularity == h2o.PerHead {
+		st, err = newHeadState(opts, info, sp)
+	} else {
+		st, err = newTokenState(opts.Policy, sp)
+	}
 	if err != nil {
 		return nil, err
 	}
-	q := &sequence{id: id, policy: tr.Config(), tracker: tr, ctxTrn: ctxTrn, first: first, nCells: nCells}
+	q := &sequence{span: sp, policy: st.tokens().Config(), state: st, ctxTrn: info.NCtxTrain}
 	q.stats.CacheCells = nCells
 	return q, nil
 }
 
+// len is the number of tokens in the sequence's cache.
+func (q *sequence) len() int { return q.state.tokens().Len() }
+
 // add appends tokens to the policy state and to the batch at their positions.
 func (q *sequence) add(b *binding.Batch, tokens []int32, wantLogits bool) {
-	q.addAt(b, tokens, q.tracker.Append(tokens, q.pos), wantLogits)
-}
-
-// addAt adds tokens already appended to the policy state at positions pos.
-func (q *sequence) addAt(b *binding.Batch, tokens, pos []int32, wantLogits bool) {
+	pos := q.state.append(tokens, q.pos)
 	q.pos = pos
 	if !q.policy.Rolling && len(pos) > 0 && pos[len(pos)-1] >= int32(q.ctxTrn) {
 		q.stats.PastTrained = true
@@ -58,86 +86,43 @@ func (q *sequence) addAt(b *binding.Batch, tokens, pos []int32, wantLogits bool)
 	}
 }
 
-// readCells maps this sequence's cells to tracker entries. It only reads the
-// context: sequences may run it concurrently between decodes.
-func (q *sequence) readCells(ctx *binding.Context, nkv int) {
-	n := min(nkv, q.nCells)
-	if cap(q.cellPos) < n {
-		q.cellPos = make([]int32, n)
-		q.cellSeq = make([]int32, n)
-		q.cellEntry = slices.Repeat([]int{-1}, n)
-	}
-	q.cellPos, q.cellSeq, q.cellEntry = q.cellPos[:n], q.cellSeq[:n], q.cellEntry[:n]
-	ctx.CellsInto(q.first, q.cellPos, q.cellSeq)
-	for j, p := range q.cellPos {
-		e := -1
-		if p >= 0 && q.cellSeq[j] == q.id {
-			// a cell mostly keeps its token from one step to the next: the
-			// entry found last time is where the search starts
-			e = q.tracker.IndexOfPosNear(p, q.cellEntry[j])
-		}
-		q.cellEntry[j] = e
-	}
+// attend feeds the attention of the decode just run to the policy.
+func (q *sequence) attend(ctx *binding.Context, sc binding.Scores) error {
+	return q.state.attend(ctx, sc, q.pos)
 }
 
-// attend adds the step's attention to this sequence's cells (after readCells)
-// to the policy as one step. Pure Go: safe to run for several sequences at once.
-func (q *sequence) attend(sc binding.Scores) error {
-	att := h2o.Attention{NLayer: sc.NLayer, NHead: sc.NHead, NCells: sc.NCells, NKV: len(q.cellEntry), Data: sc.Data[q.first:]}
-	q.step = h2o.StepScores(att, q.cellEntry, q.tracker.Len(), q.policy.Aggregate, q.step)
-	return q.tracker.AddStep(q.step)
-}
-
-// decide plans the eviction down to limit tokens (-1: the budget). Pure Go.
-func (q *sequence) decide(limit int) {
-	q.plan = q.tracker.Evict(limit)
-}
-
-// apply carries the planned eviction out on the context.
-func (q *sequence) apply(ctx *binding.Context) {
-	if q.plan.Empty() {
-		return
-	}
-	for _, r := range q.plan.Remove {
-		ctx.RemoveRange(q.id, r.P0, r.P1)
-	}
-	for _, sh := range q.plan.Shifts {
-		ctx.ShiftRange(q.id, sh.P0, sh.P1, sh.Delta)
-	}
-	q.stats.Evictions += int64(len(q.plan.Evicted))
-	q.plan = h2o.Plan{}
-}
-
-// evict plans and applies at once.
-func (q *sequence) evict(ctx *binding.Context, limit int) {
-	q.decide(limit)
-	q.apply(ctx)
+// evict shrinks the cache to limit tokens (-1: the budget).
+func (q *sequence) evict(ctx *binding.Context, limit int) error {
+	n, err := q.state.evict(ctx, limit)
+	q.stats.Evictions += int64(n)
+	return err
 }
 
 // reset empties the sequence's cells and policy state.
 func (q *sequence) reset(ctx *binding.Context) {
 	ctx.RemoveRange(q.id, -1, -1)
-	q.tracker.Reset()
-	q.plan = h2o.Plan{}
+	q.state.reset()
 }
 
 // room evicts before n more tokens enter, so that they fit the cells
 // (chunked prefill with a context smaller than budget + chunk).
-func (q *sequence) room(ctx *binding.Context, n int) {
-	if q.policy.Evicts() && q.tracker.Len()+n > q.nCells {
-		q.evict(ctx, q.nCells-n)
+func (q *sequence) room(ctx *binding.Context, n int) error {
+	if q.policy.Evicts() && q.len()+n > q.nCells {
+		return q.evict(ctx, q.nCells-n)
 	}
+	return nil
 }
 
 func (q *sequence) fullError(incoming int) error {
+	t := q.state.tokens()
 	return fmt.Errorf("%w: %d tokens in the cache + %d incoming exceed its %d cells (after %d tokens in total); use an evicting policy (h2o, window, sink) or a larger context",
-		ErrContextFull, q.tracker.Len(), incoming, q.nCells, q.tracker.Seen())
+		ErrContextFull, t.Len(), incoming, q.nCells, t.Seen())
 }
 
 // snapshot is the sequence's statistics now.
 func (q *sequence) snapshot() Stats {
 	st := q.stats
-	st.Seen = q.tracker.Seen()
-	st.CacheUsed = q.tracker.Len()
+	st.Seen = q.state.tokens().Seen()
+	st.CacheUsed = q.len()
 	return st
 }

@@ -18,8 +18,7 @@ type Session struct {
 	model *binding.Model
 	ctx   *binding.Context
 	seq   *sequence
-	heads *headState // granularity head only
-	err   error      // a failed per-head eviction, returned by every Feed or Step until Reset
+	err   error // a failed eviction, returned by every Feed or Step until Reset
 	batch *binding.Batch
 	nCtx  int
 
@@ -28,7 +27,7 @@ type Session struct {
 
 // New creates the context the options call for and an empty session.
 func New(model *binding.Model, opts Options) (*Session, error) {
-	opts, err := opts.normalize()
+	opts, err := opts.resolve(onGPU(model))
 	if err != nil {
 		return nil, err
 	}
@@ -46,21 +45,12 @@ func New(model *binding.Model, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := newSequence(0, opts.Policy, info.NCtxTrain, 0, ctx.NCtx())
+	q, err := newSequence(0, opts, info, 0, ctx.NCtx())
 	if err != nil {
 		ctx.Close()
 		return nil, err
 	}
-	s := &Session{opts: opts, model: model, ctx: ctx, seq: q, batch: binding.NewBatch(chunk), nCtx: ctx.NCtx()}
-	if opts.Policy.Granularity == h2o.PerHead {
-		if s.heads, err = newHeadState(opts, model, s.nCtx); err != nil {
-			s.Close()
-			return nil, err
-		}
-		// All heads hold as many tokens: layer 0, KV head 0 stands for the count.
-		q.tracker = s.heads.t.Head(0, 0)
-	}
-	return s, nil
+	return &Session{opts: opts, model: model, ctx: ctx, seq: q, batch: binding.NewBatch(chunk), nCtx: ctx.NCtx()}, nil
 }
 
 // Close frees the context and batch.
@@ -78,16 +68,14 @@ func (s *Session) Context() *binding.Context { return s.ctx }
 // Model is the session's model.
 func (s *Session) Model() *binding.Model { return s.model }
 
-// Tracker is the policy state (read-only use).
-func (s *Session) Tracker() *h2o.Tracker { return s.seq.tracker }
+// Tracker is the policy state (read-only use; with granularity head, that
+// of layer 0, KV head 0: see HeadTracker).
+func (s *Session) Tracker() *h2o.Tracker { return s.seq.state.tokens() }
 
 // Reset empties the cache and the policy state; statistics are kept.
 func (s *Session) Reset() {
 	s.ctx.ClearMemory()
-	s.seq.tracker.Reset()
-	if s.heads != nil {
-		s.heads.t.Reset()
-	}
+	s.seq.state.reset()
 	s.err = nil
 	s.lastLogits = false
 }
@@ -105,12 +93,12 @@ func (s *Session) Feed(tokens []int32) error {
 	start := time.Now()
 	chunk := s.ctx.NBatch()
 	full := s.opts.Prefill == PrefillFull || !s.opts.Policy.Evicts()
-	if full && s.seq.tracker.Len()+len(tokens) > s.nCtx {
+	if full && s.seq.len()+len(tokens) > s.nCtx {
 		return s.seq.fullError(len(tokens))
 	}
 	for i := 0; i < len(tokens); i += chunk {
 		end := min(i+chunk, len(tokens))
-		if !full && s.seq.tracker.Len()+end-i > s.nCtx {
+		if !full && s.seq.len()+end-i > s.nCtx {
 			// a smaller context than budget + chunk
 			if err := s.evict(s.nCtx - (end - i)); err != nil {
 				return err
@@ -136,15 +124,11 @@ func (s *Session) Feed(tokens []int32) error {
 	return nil
 }
 
-// decode appends tokens to the cache at the tracker's positions, decodes them
+// decode appends tokens to the cache at the policy's positions, decodes them
 // and feeds the step's attention to the policy.
 func (s *Session) decode(tokens []int32, wantLogits bool) error {
 	s.batch.Clear()
-	if s.heads != nil {
-		s.seq.addAt(s.batch, tokens, s.heads.t.Append(tokens, s.seq.pos), wantLogits)
-	} else {
-		s.seq.add(s.batch, tokens, wantLogits)
-	}
+	s.seq.add(s.batch, tokens, wantLogits)
 	if err := s.ctx.Decode(s.batch); err != nil {
 		if errors.Is(err, binding.ErrKVFull) {
 			return s.seq.fullError(0)
@@ -152,31 +136,25 @@ func (s *Session) decode(tokens []int32, wantLogits bool) error {
 		return err
 	}
 	s.lastLogits = wantLogits
-	if s.heads != nil {
-		if err := s.placeHeads(s.seq.pos); err != nil {
-			return err
-		}
-		return s.headScores()
-	}
-	if !s.opts.Policy.NeedsScores() {
+	if !s.opts.Policy.NeedsScores() { // granularity head always does
 		return nil
 	}
 	sc, ok := s.ctx.Scores()
 	if !ok {
 		return errNoScores
 	}
-	s.seq.readCells(s.ctx, sc.NKV)
-	return s.seq.attend(sc)
+	return s.seq.attend(s.ctx, sc)
 }
 
 var errNoScores = errors.New("attention scores unavailable: the context does not collect them")
 
 // evict shrinks the cache to limit (-1: the budget).
 func (s *Session) evict(limit int) error {
-	if s.heads != nil {
-		return s.evictHeads(limit)
+	if err := s.seq.evict(s.ctx, limit); err != nil {
+		// the policy has moved on and the cache may not have: stop here
+		s.err = fmt.Errorf("%w (the session must be Reset)", err)
+		return s.err
 	}
-	s.seq.evict(s.ctx, limit)
 	return nil
 }
 
@@ -207,7 +185,7 @@ func (s *Session) Step(tok int32) error {
 	if s.err != nil {
 		return s.err
 	}
-	if !s.opts.Policy.Evicts() && s.seq.tracker.Len()+1 > s.nCtx {
+	if !s.opts.Policy.Evicts() && s.seq.len()+1 > s.nCtx {
 		return s.seq.fullError(1)
 	}
 	if err := s.decode([]int32{tok}, true); err != nil {
@@ -223,7 +201,7 @@ func (s *Session) Step(tok int32) error {
 }
 
 // CacheLen is the number of tokens in the KV cache.
-func (s *Session) CacheLen() int { return s.seq.tracker.Len() }
+func (s *Session) CacheLen() int { return s.seq.len() }
 
 // Stats are the counters since the session started.
 func (s *Session) Stats() Stats { return s.seq.snapshot() }

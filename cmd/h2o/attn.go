@@ -10,6 +10,7 @@ import (
 
 	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/h2o"
+	"github.com/h2o-kv/h2o/session"
 	"github.com/urfave/cli/v2"
 )
 
@@ -41,6 +42,14 @@ type attnToken struct {
 }
 
 func attnAction(c *cli.Context) error {
+	top := c.Int("top")
+	if top < 0 {
+		return fmt.Errorf("--top %d: want 0 or more heavy hitters", top)
+	}
+	gran, err := h2o.ParseGranularity(c.String("granularity"))
+	if err != nil {
+		return err
+	}
 	m, err := loadModel(c)
 	if err != nil {
 		return err
@@ -50,60 +59,34 @@ func attnAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	gran, err := h2o.ParseGranularity(c.String("granularity"))
-	if err != nil {
-		return err
-	}
 	mode := binding.ScoresKVHead
 	if c.Bool("per-query-head") {
 		mode = binding.ScoresQueryHead
 	}
-	ctx, err := binding.NewContext(m, binding.ContextParams{NCtx: len(toks), NBatch: len(toks), Threads: c.Int("threads"), Scores: mode})
+	// the full cache, the whole prompt in one decode: every token is attended by every later one
+	s, err := session.New(m, session.Options{Policy: h2o.Config{Policy: h2o.Full}, NCtx: len(toks), Chunk: len(toks),
+		Threads: c.Int("threads"), FlashAttn: c.String("flash-attn"), TypeK: c.String("cache-type-k"), TypeV: c.String("cache-type-v"), Scores: mode})
 	if err != nil {
 		return err
 	}
-	defer ctx.Close()
-	b := binding.NewBatch(len(toks))
-	defer b.Close()
-	for i, t := range toks {
-		b.Add(t, int32(i), 0, i == len(toks)-1)
-	}
-	if err := ctx.Decode(b); err != nil {
+	defer s.Close()
+	pa, err := s.AttendPrompt(toks)
+	if err != nil {
 		return err
 	}
-	sc, _ := ctx.Scores()
-	cells := make([]binding.Cell, sc.NKV)
-	ctx.Cells(cells)
-	out := make([]attnToken, len(toks))
-	for i, t := range toks {
-		out[i] = attnToken{Index: i, Token: t, Piece: m.Piece(t, true), PerLayer: make([]float64, sc.NLayer)}
+	out := make([]attnToken, len(pa.Tokens))
+	for i, t := range pa.Tokens {
+		out[i] = attnToken{Index: i, Token: t.Token, Piece: m.Piece(t.Token, true), Score: t.Score, PerLayer: t.PerLayer}
 		if gran == h2o.PerHead {
-			out[i].PerHead = make([][]float64, sc.NLayer)
-			for l := range out[i].PerHead {
-				out[i].PerHead[l] = make([]float64, sc.NHead)
-			}
-		}
-	}
-	for j, cell := range cells {
-		if cell.Pos < 0 || int(cell.Pos) >= len(out) {
-			continue
-		}
-		tk := &out[cell.Pos]
-		for l := 0; l < sc.NLayer; l++ {
-			for h := 0; h < sc.NHead; h++ {
-				v := float64(sc.Data[(l*sc.NHead+h)*sc.NCells+j])
-				tk.PerLayer[l] += v
-				tk.Score += v
-				if tk.PerHead != nil {
-					tk.PerHead[l][h] = v
-				}
+			for l := 0; l < pa.NLayer; l++ {
+				out[i].PerHead = append(out[i].PerHead, t.PerHead[l*pa.NHead:(l+1)*pa.NHead])
 			}
 		}
 	}
 	if c.Bool("json") {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"model": m.Path(), "layers": sc.NLayer, "heads": sc.NHead, "tokens": out})
+		return enc.Encode(map[string]any{"model": m.Path(), "layers": pa.NLayer, "heads": pa.NHead, "tokens": out})
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "idx\ttoken\tscore\tbar\t")
@@ -116,20 +99,21 @@ func attnAction(c *cli.Context) error {
 		fmt.Fprintf(w, "%d\t%q\t%.3f\t%-30s\t\n", t.Index, t.Piece, t.Score, bar)
 	}
 	w.Flush()
+	top = min(top, len(out))
 	ranked := append([]attnToken(nil), out...)
 	sort.SliceStable(ranked, func(a, b int) bool { return ranked[a].Score > ranked[b].Score })
-	fmt.Printf("\ntop %d heavy hitters (attention summed over %d layers x %d heads and %d query tokens):\n", min(c.Int("top"), len(ranked)), sc.NLayer, sc.NHead, len(toks))
-	for i, t := range ranked[:min(c.Int("top"), len(ranked))] {
+	fmt.Printf("\ntop %d heavy hitters (attention summed over %d layers x %d heads and %d query tokens):\n", top, pa.NLayer, pa.NHead, len(toks))
+	for i, t := range ranked[:top] {
 		fmt.Printf("%2d. #%d %q %.3f\n", i+1, t.Index, t.Piece, t.Score)
 	}
 	if gran == h2o.PerHead {
 		// per-head eviction ranks each (layer, head) by its own row
-		fmt.Printf("\ntop %d per (layer, head), as per-head eviction ranks them (token #index):\n", min(c.Int("top"), len(out)))
-		for l := 0; l < sc.NLayer; l++ {
-			for h := 0; h < sc.NHead; h++ {
+		fmt.Printf("\ntop %d per (layer, head), as per-head eviction ranks them (token #index):\n", top)
+		for l := 0; l < pa.NLayer; l++ {
+			for h := 0; h < pa.NHead; h++ {
 				sort.SliceStable(ranked, func(a, b int) bool { return ranked[a].PerHead[l][h] > ranked[b].PerHead[l][h] })
 				var b strings.Builder
-				for _, t := range ranked[:min(c.Int("top"), len(ranked))] {
+				for _, t := range ranked[:top] {
 					fmt.Fprintf(&b, " #%d", t.Index)
 				}
 				fmt.Printf("L%d H%d:%s\n", l, h, b.String())

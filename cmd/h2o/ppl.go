@@ -59,9 +59,6 @@ func pplCommand() *cli.Command {
 }
 
 func pplAction(c *cli.Context) error {
-	if !c.IsSet("flash-attn") {
-		c.Set("flash-attn", "off")
-	}
 	if c.Bool("beyond") && !c.IsSet("enable_position_rolling") {
 		c.Set("enable_position_rolling", "true")
 	}
@@ -76,6 +73,9 @@ func pplAction(c *cli.Context) error {
 	base, err := sessionOptions(c)
 	if err != nil {
 		return err
+	}
+	if !c.IsSet("flash-attn") {
+		base = base.Comparable()
 	}
 	policies, err := pplPolicies(c)
 	if err != nil {
