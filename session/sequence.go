@@ -14,7 +14,7 @@ import (
 // attention, evict); the owner runs the decode.
 type sequence struct {
 	id      int32
-	policy  h2o.Config
+	policy  h2o.Resolved
 	tracker *h2o.Tracker
 	ctxTrn  int // trained context (to flag positions past it)
 
@@ -32,12 +32,9 @@ type sequence struct {
 	stats Stats
 }
 
-func newSequence(id int32, policy h2o.Config, ctxTrn, first, nCells int) (*sequence, error) {
-	tr, err := h2o.NewTracker(policy)
-	if err != nil {
-		return nil, err
-	}
-	q := &sequence{id: id, policy: tr.Config(), tracker: tr, ctxTrn: ctxTrn, first: first, nCells: nCells}
+func newSequence(id int32, policy h2o.Resolved, ctxTrn, first, nCells int) (*sequence, error) {
+	tr := h2o.NewTracker(policy)
+	q := &sequence{id: id, policy: policy, tracker: tr, ctxTrn: ctxTrn, first: first, nCells: nCells}
 	q.stats.CacheCells = nCells
 	return q, nil
 }

@@ -34,8 +34,8 @@ func New(model *binding.Model, opts Options) (*Session, error) {
 	}
 	info := model.Info()
 	nctx := opts.contextSize(info.NCtxTrain)
-	if opts.Policy.Evicts() && nctx < opts.Policy.Budget+1 {
-		return nil, fmt.Errorf("context of %d cells cannot hold the budget of %d tokens plus one", nctx, opts.Policy.Budget)
+	if opts.policy.Evicts() && nctx < opts.policy.Budget+1 {
+		return nil, fmt.Errorf("context of %d cells cannot hold the budget of %d tokens plus one", nctx, opts.policy.Budget)
 	}
 	chunk := min(opts.Chunk, nctx)
 	ctx, err := binding.NewContext(model, binding.ContextParams{
@@ -46,13 +46,13 @@ func New(model *binding.Model, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := newSequence(0, opts.Policy, info.NCtxTrain, 0, ctx.NCtx())
+	q, err := newSequence(0, opts.policy, info.NCtxTrain, 0, ctx.NCtx())
 	if err != nil {
 		ctx.Close()
 		return nil, err
 	}
 	s := &Session{opts: opts, model: model, ctx: ctx, seq: q, batch: binding.NewBatch(chunk), nCtx: ctx.NCtx()}
-	if opts.Policy.Granularity == h2o.PerHead {
+	if opts.policy.Granularity == h2o.PerHead {
 		if s.heads, err = newHeadState(opts, model, s.nCtx); err != nil {
 			s.Close()
 			return nil, err
@@ -104,7 +104,7 @@ func (s *Session) Feed(tokens []int32) error {
 	}
 	start := time.Now()
 	chunk := s.ctx.NBatch()
-	full := s.opts.Prefill == PrefillFull || !s.opts.Policy.Evicts()
+	full := s.opts.Prefill == PrefillFull || !s.opts.policy.Evicts()
 	if full && s.seq.tracker.Len()+len(tokens) > s.nCtx {
 		return s.seq.fullError(len(tokens))
 	}
@@ -158,7 +158,7 @@ func (s *Session) decode(tokens []int32, wantLogits bool) error {
 		}
 		return s.headScores()
 	}
-	if !s.opts.Policy.NeedsScores() {
+	if !s.opts.policy.NeedsScores() {
 		return nil
 	}
 	sc, ok := s.ctx.Scores()
@@ -183,10 +183,10 @@ func (s *Session) evict(limit int) error {
 // MakeRoom evicts so that n more tokens fit in the budget, as the recipe's
 // streaming demo does before each prompt (never below the recent window).
 func (s *Session) MakeRoom(n int) {
-	if !s.opts.Policy.Evicts() {
+	if !s.opts.policy.Evicts() {
 		return
 	}
-	limit := max(s.opts.Policy.Budget-n, s.opts.Policy.Recent)
+	limit := max(s.opts.policy.Budget-n, s.opts.policy.Recent)
 	if err := s.evict(limit); err != nil && s.err == nil {
 		s.err = err
 	}
@@ -207,7 +207,7 @@ func (s *Session) Step(tok int32) error {
 	if s.err != nil {
 		return s.err
 	}
-	if !s.opts.Policy.Evicts() && s.seq.tracker.Len()+1 > s.nCtx {
+	if !s.opts.policy.Evicts() && s.seq.tracker.Len()+1 > s.nCtx {
 		return s.seq.fullError(1)
 	}
 	if err := s.decode([]int32{tok}, true); err != nil {
