@@ -227,6 +227,12 @@ func TestPPLSweep(t *testing.T) {
 	if _, rerr := resolveAll(reqs); err == nil && rerr == nil {
 		t.Fatal("--heavy-ratio 0.5 next to --recent 48 of 64 accepted")
 	}
+	if _, err := runs("--policies", "full,window", "--heavy-ratio", "0.25"); err == nil {
+		t.Fatal("--heavy-ratio without h2o accepted")
+	}
+	if _, err := runs("--mode", "full", "--recent", "8"); err == nil {
+		t.Fatal("--recent with only the full cache accepted")
+	}
 	if _, err := runs("--mode", "h2o", "--policies", "window"); err == nil {
 		t.Fatal("--mode next to --policies accepted")
 	}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -184,6 +185,21 @@ func writeJSONFile(path string, recs []eval.Record) error {
 // --rolling-both. --heavy-ratio is the split unless another flag gives one.
 func pplSweep(c *cli.Context, base h2o.Config, policies []h2o.Policy) (h2o.Sweep, error) {
 	sw := h2o.Sweep{Base: base, Policies: policies}
+	// A flag that configures no listed policy is refused, not ignored.
+	if !slices.Contains(policies, h2o.H2O) {
+		for _, f := range []string{"num_heavy_hitter_tokens", "heavy-ratio", "h2o-score", "h2o-aggregate", "granularity"} {
+			if c.IsSet(f) {
+				return sw, fmt.Errorf("--%s configures h2o, which the policies leave out", f)
+			}
+		}
+	}
+	if !slices.ContainsFunc(policies, func(p h2o.Policy) bool { return p != h2o.Full }) {
+		for _, f := range []string{"budgets", "num_window_length", "recent", "recent-share", "sink-tokens", "enable_position_rolling", "rolling-both"} {
+			if c.IsSet(f) {
+				return sw, fmt.Errorf("--%s configures eviction: full keeps every token", f)
+			}
+		}
+	}
 	var err error
 	if sw.Aggregates, err = parseList(c.String("h2o-aggregate"), h2o.ParseAggregate); err != nil {
 		return sw, err
