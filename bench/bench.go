@@ -72,12 +72,6 @@ func meanStd(v []float64) (float64, float64) {
 // evicting cache holds only its budget), then the test runs.
 func Run(m *binding.Model, opts session.Options, t Test, reps int, seed uint64) Result {
 	res := Result{Test: t, Mode: opts.Policy.String()}
-	if opts.Scores != binding.ScoresOff && !opts.Policy.NeedsScores() {
-		res.Mode += " +scores" // the patch's collection alone, nothing reads it
-	}
-	if opts.FlashAttn != "" && opts.FlashAttn != "auto" {
-		res.Mode += " fa=" + opts.FlashAttn
-	}
 	if !opts.Policy.Evicts() && opts.NCtx == 0 {
 		opts.NCtx = t.Depth + t.Prompt + t.Gen + 1
 	}
@@ -87,6 +81,13 @@ func Run(m *binding.Model, opts session.Options, t Test, reps int, seed uint64) 
 		return res
 	}
 	defer s.Close()
+	res.Mode = s.Options().Resolved().String()
+	if opts.Scores != binding.ScoresOff && !s.Options().Resolved().NeedsScores() {
+		res.Mode += " +scores" // the patch's collection alone, nothing reads it
+	}
+	if opts.FlashAttn != "" && opts.FlashAttn != "auto" {
+		res.Mode += " fa=" + opts.FlashAttn
+	}
 	res.CacheCells = s.Context().NCtx()
 	res.KVBytes = session.KVBytes(m.Info(), res.CacheCells, s.Options().TypeK, s.Options().TypeV)
 	rng := rand.New(rand.NewPCG(seed, 1))

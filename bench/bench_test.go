@@ -18,7 +18,7 @@ func TestRunAndTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	cfg, _ := h2o.Config{Policy: h2o.H2O, Budget: 64, HeavyHitters: 32, Rolling: true}.Normalize()
+	cfg := h2o.Config{Policy: h2o.H2O, Budget: 64, HeavyHitters: 32, Rolling: true}
 	rows := []Result{
 		Run(m, session.Options{Policy: h2o.Config{Policy: h2o.Full}, Threads: 1}, Test{Gen: 16, Depth: 100}, 2, 1),
 		Run(m, session.Options{Policy: cfg, Threads: 1}, Test{Gen: 16, Depth: 300}, 2, 1),

@@ -53,6 +53,7 @@ func RunParallel(m *binding.Model, opts session.Options, t ParallelTest, seed ui
 		return res
 	}
 	defer b.Close()
+	res.Mode = b.Options().Resolved().String()
 	res.CellsPerSeq = b.CellsPerSequence()
 	res.KVBytes = int64(t.N) * session.KVBytes(m.Info(), res.CellsPerSeq, b.Options().TypeK, b.Options().TypeV)
 	rng := rand.New(rand.NewPCG(seed, 2))
@@ -82,45 +83,43 @@ func RunParallel(m *binding.Model, opts session.Options, t ParallelTest, seed ui
 			ms(st.Elapsed-st0.Elapsed), ms(st.DecodeTime-st0.DecodeTime), ms(st.BatchTime-st0.BatchTime),
 			ms(st.LogitsTime-st0.LogitsTime), ms(st.PolicyTime-st0.PolicyTime))
 	}
-	start, st0 := time.Now(), b.Stats()
-	for steps := 0; b.Prefilling() > 0; steps++ {
-		if _, res.Err = b.Step(true); res.Err != nil {
-			return res
+	// phase steps the batcher while pending() > 0 (prefill: prompts only)
+	// and returns the time it took, the device's queue drained.
+	phase := func(name string, prefill bool, pending func() int) (time.Duration, error) {
+		start, st0 := time.Now(), b.Stats()
+		for steps := 0; pending() > 0; steps++ {
+			done, err := b.Step(prefill)
+			if err != nil {
+				return 0, err
+			}
+			for _, d := range done {
+				if d.Err != nil {
+					return 0, d.Err
+				}
+			}
+			if steps%64 == 0 {
+				peak()
+			}
+			report(name, start, st0, false)
 		}
-		if steps%64 == 0 {
-			peak()
-		}
-		report("prefill", start, st0, false)
+		report(name, start, st0, true)
+		b.Context().Synchronize()
+		return time.Since(start), nil
 	}
-	report("prefill", start, st0, true)
-	b.Context().Synchronize()
-	res.PrefillTPS = float64(t.N*t.Prompt) / time.Since(start).Seconds()
+	took, err := phase("prefill", true, b.Prefilling)
+	if res.Err = err; err != nil {
+		return res
+	}
+	res.PrefillTPS = float64(t.N*t.Prompt) / took.Seconds()
 	peak()
 	if opts.Profile != nil {
 		opts.Profile.Reset()
 	}
-	st0 = b.Stats()
-	before := st0.GenTokens
-	start = time.Now()
-	for steps := 0; b.Active() > 0; steps++ {
-		var done []session.Done
-		if done, res.Err = b.Step(false); res.Err != nil {
-			return res
-		}
-		for _, d := range done {
-			if d.Err != nil {
-				res.Err = d.Err
-				return res
-			}
-		}
-		if steps%64 == 0 {
-			peak()
-		}
-		report("decode", start, st0, false)
+	st0 := b.Stats()
+	if took, res.Err = phase("decode", false, b.Active); res.Err != nil {
+		return res
 	}
-	report("decode", start, st0, true)
-	b.Context().Synchronize()
-	res.DecodeTPS = float64(b.Stats().GenTokens-before) / time.Since(start).Seconds()
+	res.DecodeTPS = float64(b.Stats().GenTokens-st0.GenTokens) / took.Seconds()
 	res.DecodeSteps = b.Stats().Steps - st0.Steps
 	if opts.Profile != nil {
 		res.Ops = opts.Profile.Ops()

@@ -37,7 +37,7 @@ type Options struct {
 
 // Result is what one run measured over all documents.
 type Result struct {
-	Config h2o.Config // normalised
+	Config h2o.Resolved
 	Docs   int
 	Tokens int     // tokens scored
 	NLL    float64 // sum of the negative log-likelihoods (nats)
@@ -147,7 +147,7 @@ func Run(m *binding.Model, docs []Doc, o Options) ([]Result, error) {
 		if err != nil {
 			return fmt.Errorf("eval: %s: %w", cfg, err)
 		}
-		r := &runner{s: s, res: &Result{Config: s.Options().Policy}}
+		r := &runner{s: s, res: &Result{Config: s.Options().Resolved()}}
 		if o.ChunkSize > 0 {
 			for st := 0; st < maxLen; st += o.ChunkSize {
 				r.res.Chunks = append(r.res.Chunks, Chunk{Start: st, End: st + o.ChunkSize})

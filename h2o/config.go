@@ -7,8 +7,11 @@ package h2o
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
+
+	"github.com/h2o-kv/h2o/internal/enum"
 )
 
 // Policy names the eviction policy.
@@ -23,11 +26,7 @@ const (
 
 // ParsePolicy accepts full, h2o, window and sink.
 func ParsePolicy(s string) (Policy, error) {
-	switch p := Policy(strings.ToLower(s)); p {
-	case Full, H2O, Window, Sink:
-		return p, nil
-	}
-	return "", fmt.Errorf("policy %q: want full, h2o, window or sink", s)
+	return enum.Parse("policy", s, "", Full, H2O, Window, Sink)
 }
 
 // Aggregate says how a token's per-layer, per-head attention becomes one
@@ -45,15 +44,9 @@ const (
 	AggMax Aggregate = "max"
 )
 
-// ParseAggregate accepts sum, layer-mean and max.
+// ParseAggregate accepts sum, layer-mean and max ("" = sum).
 func ParseAggregate(s string) (Aggregate, error) {
-	switch a := Aggregate(strings.ToLower(s)); a {
-	case AggSum, AggLayerMean, AggMax:
-		return a, nil
-	case "":
-		return AggSum, nil
-	}
-	return "", fmt.Errorf("score aggregation %q: want sum, layer-mean or max", s)
+	return enum.Parse("score aggregation", s, AggSum, AggSum, AggLayerMean, AggMax)
 }
 
 // Granularity says what one kept set serves.
@@ -68,15 +61,9 @@ const (
 	PerHead Granularity = "head"
 )
 
-// ParseGranularity accepts token and head.
+// ParseGranularity accepts token and head ("" = token).
 func ParseGranularity(s string) (Granularity, error) {
-	switch g := Granularity(strings.ToLower(strings.TrimSpace(s))); g {
-	case PerToken, PerHead:
-		return g, nil
-	case "":
-		return PerToken, nil
-	}
-	return "", fmt.Errorf("granularity %q: want token or head", s)
+	return enum.Parse("granularity", s, PerToken, PerToken, PerHead)
 }
 
 // ScoreRule says how a token's score evolves from step to step.
@@ -85,15 +72,9 @@ type ScoreRule struct {
 	Gamma float64 // decay of "ema"
 }
 
-// ParseScoreRule accepts cum, mean, last and ema:G with 0 < G < 1.
+// ParseScoreRule accepts cum, mean, last and ema:G with 0 < G < 1 ("" = cum).
 func ParseScoreRule(s string) (ScoreRule, error) {
 	s = strings.ToLower(strings.TrimSpace(s))
-	switch s {
-	case "", "cum":
-		return ScoreRule{Kind: "cum"}, nil
-	case "mean", "last":
-		return ScoreRule{Kind: s}, nil
-	}
 	if g, ok := strings.CutPrefix(s, "ema:"); ok {
 		v, err := strconv.ParseFloat(g, 64)
 		if err != nil || v <= 0 || v >= 1 {
@@ -101,7 +82,25 @@ func ParseScoreRule(s string) (ScoreRule, error) {
 		}
 		return ScoreRule{Kind: "ema", Gamma: v}, nil
 	}
-	return ScoreRule{}, fmt.Errorf("score rule %q: want cum, mean, last or ema:G", s)
+	k, err := enum.Parse("score rule", s, "cum", "cum", "mean", "last")
+	if err != nil {
+		return ScoreRule{}, fmt.Errorf("score rule %q: want cum, mean, last or ema:G", s)
+	}
+	return ScoreRule{Kind: k}, nil
+}
+
+// check refuses an unknown kind and an ema decay outside (0, 1).
+func (r ScoreRule) check() error {
+	switch r.Kind {
+	case "", "cum", "mean", "last":
+		return nil
+	case "ema":
+		if r.Gamma > 0 && r.Gamma < 1 {
+			return nil
+		}
+		return fmt.Errorf("score rule ema:%g: ema needs a decay 0 < G < 1, e.g. ema:0.9", r.Gamma)
+	}
+	return fmt.Errorf("score rule %q: want cum, mean, last or ema:G", r.Kind)
 }
 
 func (r ScoreRule) String() string {
@@ -114,108 +113,258 @@ func (r ScoreRule) String() string {
 	return r.Kind
 }
 
-// Config is an eviction policy with its budget. The recipe's flags map as:
-// Budget = num_window_length, HeavyHitters = num_heavy_hitter_tokens (-1: half
-// the budget), Rolling = enable_position_rolling.
+// HalfBudget as Config.HeavyHitters asks for half the budget as heavy
+// hitters: the recipe's num_heavy_hitter_tokens -1.
+const HalfBudget = -1
+
+// Config is an eviction policy as asked for: what the user or caller gave,
+// never rewritten. Resolve checks it and derives the policy that runs.
+// The recipe's flags map as: Budget = num_window_length, HeavyHitters =
+// num_heavy_hitter_tokens, Rolling = enable_position_rolling.
+//
+// An h2o budget is split between heavy hitters H and the recent window R
+// (H + R = B). Give at most one heavy size (HeavyHitters or HeavyRatio) and
+// at most one recent size (Recent or RecentShare); the other part is the rest
+// of the budget, and when both are given they must fill it. Zero means not
+// given; with neither, R is the whole budget.
 type Config struct {
-	Policy       Policy
-	Budget       int  // B: most tokens kept in the cache (ignored by Full)
-	HeavyHitters int  // H for h2o (-1 = B/2); the recent window is R = B - H
-	Recent       int  // R for window/sink (0 = B - SinkTokens); for h2o derived from H
-	SinkTokens   int  // first tokens never evicted: sink (default 4); h2o's keep-first (default 0)
-	Rolling      bool // kept tokens take their index in the cache as position
+	Policy       Policy  // "" = h2o
+	Budget       int     // B: most tokens kept in the cache (full: only sizes the context)
+	HeavyHitters int     // H in tokens (h2o); HalfBudget = B/2
+	HeavyRatio   float64 // H = round(ratio*B), 0 < ratio < 1 (h2o)
+	Recent       int     // R in tokens; window and sink without it: B - sink tokens
+	RecentShare  float64 // R = max(1, round(share*B)), 0 < share < 1
+	SinkTokens   int     // first tokens never evicted (sink: 0 = 4; h2o: kept-first, within H)
+	Rolling      bool    // kept tokens take their index in the cache as position
 	Aggregate    Aggregate
 	Score        ScoreRule
 	Granularity  Granularity // token (default) or head
 }
 
-// Normalize fills defaults and checks the configuration.
-func (c Config) Normalize() (Config, error) {
-	if c.Policy == "" {
-		c.Policy = H2O
+// Resolved is a checked policy with every size decided: what the trackers
+// and the session run. Make one with Config.Resolve.
+type Resolved struct {
+	Policy       Policy
+	Budget       int // B (full: only sizes the context)
+	HeavyHitters int // H (h2o; else 0)
+	Recent       int // R (evicting policies)
+	SinkTokens   int
+	Rolling      bool
+	Aggregate    Aggregate
+	Score        ScoreRule
+	Granularity  Granularity
+}
+
+// Resolve checks the request and derives the policy: defaults for what is
+// not given, the h2o split, the sinks. Contradicting or meaningless
+// combinations (a size the policy has no use for, two sizes that do not add
+// up) are refused, never adjusted.
+func (c Config) Resolve() (Resolved, error) {
+	r := Resolved{Budget: c.Budget, Rolling: c.Rolling, Score: c.Score}
+	var err error
+	if r.Policy, err = enum.Parse("policy", string(c.Policy), H2O, Full, H2O, Window, Sink); err != nil {
+		return Resolved{}, err
 	}
-	if _, err := ParsePolicy(string(c.Policy)); err != nil {
-		return c, err
+	if r.Aggregate, err = ParseAggregate(string(c.Aggregate)); err != nil {
+		return Resolved{}, err
 	}
-	if c.Aggregate == "" {
-		c.Aggregate = AggSum
+	if r.Granularity, err = ParseGranularity(string(c.Granularity)); err != nil {
+		return Resolved{}, err
 	}
-	if c.Score.Kind == "" {
-		c.Score.Kind = "cum"
+	if err := c.Score.check(); err != nil {
+		return Resolved{}, err
 	}
-	if c.Granularity == "" {
-		c.Granularity = PerToken
+	if r.Score.Kind == "" {
+		r.Score.Kind = "cum"
 	}
-	if _, err := ParseGranularity(string(c.Granularity)); err != nil {
-		return c, err
-	}
-	if c.Granularity == PerHead {
+	if r.Granularity == PerHead {
 		switch {
-		case c.Policy != H2O:
+		case r.Policy != H2O:
 			// full never evicts; window and sink rank no attention, so every
 			// head would keep the same tokens as per-token eviction does.
-			return c, fmt.Errorf("granularity head needs the h2o policy (%s keeps the same tokens in every head; use granularity token)", c.Policy)
-		case c.Aggregate != AggSum:
-			return c, fmt.Errorf("granularity head ranks each KV head by its own attention; score aggregation %s applies to granularity token only", c.Aggregate)
+			return Resolved{}, fmt.Errorf("granularity head needs the h2o policy (%s keeps the same tokens in every head; use granularity token)", r.Policy)
+		case r.Aggregate != AggSum:
+			return Resolved{}, fmt.Errorf("granularity head ranks each KV head by its own attention; score aggregation %s applies to granularity token only", r.Aggregate)
 		}
 	}
-	if c.Policy == Full {
-		return c, nil
+	if r.Policy == Full {
+		if what := c.evictionAsked(); what != "" {
+			return Resolved{}, fmt.Errorf("full keeps every token: %s needs an evicting policy (h2o, window or sink)", what)
+		}
+		return r, nil
 	}
 	if c.Budget < 1 {
-		return c, fmt.Errorf("%s: the cache budget must be at least 1 token (got %d)", c.Policy, c.Budget)
+		return Resolved{}, fmt.Errorf("%s: the cache budget must be at least 1 token (got %d)", r.Policy, c.Budget)
 	}
 	if c.SinkTokens < 0 {
-		return c, fmt.Errorf("%s: negative number of sink tokens", c.Policy)
+		return Resolved{}, fmt.Errorf("%s: negative number of sink tokens", r.Policy)
 	}
-	switch c.Policy {
+	heavy, heavyGiven, err := c.heavy()
+	if err != nil {
+		return Resolved{}, err
+	}
+	recent, recentGiven, err := c.recent()
+	if err != nil {
+		return Resolved{}, err
+	}
+	r.SinkTokens = c.SinkTokens
+	switch r.Policy {
 	case H2O:
-		if c.HeavyHitters < 0 {
-			c.HeavyHitters = c.Budget / 2
+		switch {
+		case heavyGiven && recentGiven && heavy+recent != c.Budget:
+			return Resolved{}, fmt.Errorf("h2o: %d heavy hitters + %d recent tokens do not fill the budget of %d (give one of them, or both adding up to the budget)", heavy, recent, c.Budget)
+		case heavyGiven:
+			recent = c.Budget - heavy
+		case recentGiven:
+			heavy = c.Budget - recent
+		default:
+			recent = c.Budget
 		}
-		if c.HeavyHitters >= c.Budget {
-			return c, fmt.Errorf("h2o: %d heavy hitters leave no recent window in a budget of %d (need heavy hitters < budget)", c.HeavyHitters, c.Budget)
+		if heavy >= c.Budget {
+			return Resolved{}, fmt.Errorf("h2o: %d heavy hitters leave no recent window in a budget of %d (need heavy hitters < budget)", heavy, c.Budget)
 		}
-		c.Recent = c.Budget - c.HeavyHitters
-		if c.SinkTokens > c.HeavyHitters {
-			return c, fmt.Errorf("h2o: %d kept-first tokens exceed the %d heavy-hitter slots", c.SinkTokens, c.HeavyHitters)
+		if heavy < 0 {
+			return Resolved{}, fmt.Errorf("h2o: a recent window of %d exceeds the budget of %d", recent, c.Budget)
 		}
-	case Sink:
-		if c.SinkTokens == 0 {
-			c.SinkTokens = 4
+		if r.SinkTokens > heavy {
+			return Resolved{}, fmt.Errorf("h2o: %d kept-first tokens exceed the %d heavy-hitter slots", r.SinkTokens, heavy)
 		}
-		fallthrough
-	case Window:
-		if c.Recent <= 0 {
-			c.Recent = c.Budget - c.SinkTokens
+		r.HeavyHitters = heavy
+	case Sink, Window:
+		if heavyGiven {
+			return Resolved{}, fmt.Errorf("%s keeps no heavy hitters (that is h2o): leave out the heavy-hitter size", r.Policy)
 		}
-		if c.Recent+c.SinkTokens > c.Budget {
-			return c, fmt.Errorf("%s: %d sink + %d recent tokens exceed the budget of %d", c.Policy, c.SinkTokens, c.Recent, c.Budget)
+		if r.Policy == Sink && r.SinkTokens == 0 {
+			r.SinkTokens = 4
+		}
+		if !recentGiven {
+			recent = c.Budget - r.SinkTokens
+		}
+		if recent+r.SinkTokens > c.Budget {
+			return Resolved{}, fmt.Errorf("%s: %d sink + %d recent tokens exceed the budget of %d", r.Policy, r.SinkTokens, recent, c.Budget)
 		}
 	}
-	if c.Recent < 1 {
-		return c, fmt.Errorf("%s: the recent window must hold at least 1 token (budget %d)", c.Policy, c.Budget)
+	if recent < 1 {
+		return Resolved{}, fmt.Errorf("%s: the recent window must hold at least 1 token (budget %d)", r.Policy, c.Budget)
 	}
-	return c, nil
+	r.Recent = recent
+	return r, nil
+}
+
+// evictionAsked names the first eviction setting given, "" if none.
+func (c Config) evictionAsked() string {
+	switch {
+	case c.HeavyHitters != 0 || c.HeavyRatio != 0:
+		return "a heavy-hitter size"
+	case c.Recent != 0 || c.RecentShare != 0:
+		return "a recent window"
+	case c.SinkTokens != 0:
+		return "sink tokens"
+	case c.Rolling:
+		return "position rolling"
+	}
+	return ""
+}
+
+// heavy is the heavy-hitter size asked for, if any.
+func (c Config) heavy() (int, bool, error) {
+	switch {
+	case c.HeavyHitters != 0 && c.HeavyRatio != 0:
+		return 0, false, fmt.Errorf("heavy hitters given twice: %d tokens and a ratio of %g (give one)", c.HeavyHitters, c.HeavyRatio)
+	case c.HeavyHitters == HalfBudget:
+		return c.Budget / 2, true, nil
+	case c.HeavyHitters < 0:
+		return 0, false, fmt.Errorf("heavy hitters %d: want a number of tokens, or %d for half the budget", c.HeavyHitters, HalfBudget)
+	case c.HeavyHitters > 0:
+		return c.HeavyHitters, true, nil
+	case c.HeavyRatio < 0 || c.HeavyRatio >= 1:
+		return 0, false, fmt.Errorf("heavy-hitter ratio %g: want 0 <= ratio < 1", c.HeavyRatio)
+	case c.HeavyRatio > 0:
+		return int(math.Round(c.HeavyRatio * float64(c.Budget))), true, nil
+	}
+	return 0, false, nil
+}
+
+// recent is the recent-window size asked for, if any.
+func (c Config) recent() (int, bool, error) {
+	switch {
+	case c.Recent != 0 && c.RecentShare != 0:
+		return 0, false, fmt.Errorf("recent window given twice: %d tokens and a share of %g (give one)", c.Recent, c.RecentShare)
+	case c.Recent < 0:
+		return 0, false, fmt.Errorf("recent window %d: want a positive number of tokens", c.Recent)
+	case c.Recent > 0:
+		return c.Recent, true, nil
+	case c.RecentShare < 0 || c.RecentShare >= 1:
+		return 0, false, fmt.Errorf("recent share %g: want 0 < share < 1", c.RecentShare)
+	case c.RecentShare > 0:
+		return max(1, int(math.Round(c.RecentShare*float64(c.Budget)))), true, nil
+	}
+	return 0, false, nil
+}
+
+// Evicts reports whether the requested policy evicts (h2o when not named):
+// what sizes a context before the request is resolved.
+func (c Config) Evicts() bool { return c.Policy != Full }
+
+// String names the request by what it gives, e.g. "h2o B=64 R=0.75B".
+func (c Config) String() string {
+	p := c.Policy
+	if p == "" {
+		p = H2O
+	}
+	s := string(p)
+	if c.Evicts() {
+		s += fmt.Sprintf(" B=%d", c.Budget)
+	}
+	switch {
+	case c.HeavyHitters == HalfBudget:
+		s += " H=B/2"
+	case c.HeavyHitters != 0:
+		s += fmt.Sprintf(" H=%d", c.HeavyHitters)
+	case c.HeavyRatio != 0:
+		s += fmt.Sprintf(" H=%gB", c.HeavyRatio)
+	}
+	switch {
+	case c.Recent != 0:
+		s += fmt.Sprintf(" R=%d", c.Recent)
+	case c.RecentShare != 0:
+		s += fmt.Sprintf(" R=%gB", c.RecentShare)
+	}
+	if c.SinkTokens != 0 {
+		s += fmt.Sprintf(" S=%d", c.SinkTokens)
+	}
+	if c.Granularity == PerHead {
+		s += " per head"
+	}
+	return s
 }
 
 // Evicts reports whether the policy ever evicts.
-func (c Config) Evicts() bool { return c.Policy != Full }
+func (r Resolved) Evicts() bool { return r.Policy != Full }
 
 // NeedsScores reports whether the policy ranks tokens by attention.
-func (c Config) NeedsScores() bool { return c.Policy == H2O }
+func (r Resolved) NeedsScores() bool { return r.Policy == H2O }
 
-func (c Config) String() string {
-	switch c.Policy {
+// Request is r as a request that resolves to r again.
+func (r Resolved) Request() Config {
+	c := Config{Policy: r.Policy, Budget: r.Budget, Rolling: r.Rolling, Aggregate: r.Aggregate, Score: r.Score, Granularity: r.Granularity}
+	if r.Evicts() {
+		c.Recent, c.SinkTokens = r.Recent, r.SinkTokens
+	}
+	return c
+}
+
+func (r Resolved) String() string {
+	switch r.Policy {
 	case Full:
 		return "full"
 	case H2O:
-		if c.Granularity == PerHead {
-			return fmt.Sprintf("h2o B=%d H=%d R=%d per head", c.Budget, c.HeavyHitters, c.Recent)
+		if r.Granularity == PerHead {
+			return fmt.Sprintf("h2o B=%d H=%d R=%d per head", r.Budget, r.HeavyHitters, r.Recent)
 		}
-		return fmt.Sprintf("h2o B=%d H=%d R=%d", c.Budget, c.HeavyHitters, c.Recent)
+		return fmt.Sprintf("h2o B=%d H=%d R=%d", r.Budget, r.HeavyHitters, r.Recent)
 	case Sink:
-		return fmt.Sprintf("sink B=%d S=%d R=%d", c.Budget, c.SinkTokens, c.Recent)
+		return fmt.Sprintf("sink B=%d S=%d R=%d", r.Budget, r.SinkTokens, r.Recent)
 	}
-	return fmt.Sprintf("%s B=%d", c.Policy, c.Budget)
+	return fmt.Sprintf("%s B=%d", r.Policy, r.Budget)
 }

@@ -12,10 +12,12 @@ import (
 // positions to remove from the KV cache and, with rolling, how to shift the
 // kept ones so that positions stay below the budget.
 func ExampleTracker() {
-	t, err := h2o.NewTracker(h2o.Config{Policy: h2o.H2O, Budget: 4, HeavyHitters: 2, Rolling: true})
+	// what was asked; Resolve checks it and derives the recent window
+	policy, err := h2o.Config{Policy: h2o.H2O, Budget: 4, HeavyHitters: 2, Rolling: true}.Resolve()
 	if err != nil {
 		panic(err)
 	}
+	t := h2o.NewTracker(policy)
 	// attention[step][i]: what the i-th cached token received at that step
 	// (a real step's rows come from the model; h2o.StepScores builds them)
 	attention := [][]float64{

@@ -10,19 +10,24 @@ import (
 
 func mustTracker(t *testing.T, c Config) *Tracker {
 	t.Helper()
-	tr, err := NewTracker(c)
+	return NewTracker(resolve(t, c))
+}
+
+func resolve(tb testing.TB, c Config) Resolved {
+	tb.Helper()
+	p, err := c.Resolve()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	return tr
+	return p
 }
 
 func TestConfigRecipeMapping(t *testing.T) {
-	c, err := Config{Policy: H2O, Budget: 256, HeavyHitters: -1}.Normalize()
+	c, err := Config{Policy: H2O, Budget: 256, HeavyHitters: -1}.Resolve()
 	if err != nil || c.HeavyHitters != 128 || c.Recent != 128 {
 		t.Fatalf("defaults: %+v %v", c, err)
 	}
-	c, err = Config{Policy: H2O, Budget: 100, HeavyHitters: 30}.Normalize()
+	c, err = Config{Policy: H2O, Budget: 100, HeavyHitters: 30}.Resolve()
 	if err != nil || c.Recent != 70 {
 		t.Fatalf("H=30: %+v %v", c, err)
 	}
@@ -34,14 +39,14 @@ func TestConfigRecipeMapping(t *testing.T) {
 		{Policy: Window, Budget: 10, Recent: 20}, // recent > budget
 		{Policy: H2O, Budget: 10, HeavyHitters: 2, SinkTokens: 3},
 	} {
-		if _, err := bad.Normalize(); err == nil {
+		if _, err := bad.Resolve(); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}
 	}
-	if c, err := (Config{Policy: Full}).Normalize(); err != nil || c.Evicts() {
+	if c, err := (Config{Policy: Full}).Resolve(); err != nil || c.Evicts() {
 		t.Fatalf("full: %+v %v", c, err)
 	}
-	if c, _ := (Config{Policy: Sink, Budget: 64}).Normalize(); c.SinkTokens != 4 || c.Recent != 60 {
+	if c, _ := (Config{Policy: Sink, Budget: 64}).Resolve(); c.SinkTokens != 4 || c.Recent != 60 {
 		t.Fatalf("sink defaults: %+v", c)
 	}
 }

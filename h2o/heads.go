@@ -17,7 +17,7 @@ import (
 // evicted. Evict returns those moves (and, with rolling, the per-head position
 // deltas of the keys); the caller applies them to the cache.
 type HeadTracker struct {
-	cfg           Config
+	cfg           Resolved
 	nLayer, nHead int
 	heads         []*Tracker // [layer*nHead + head]; Entry.Slot is the token's cell for that head
 	cells         []int32    // occupied cells, in the order they were filled
@@ -111,13 +111,9 @@ type HeadPlan struct {
 // Empty reports whether the plan changes nothing.
 func (p HeadPlan) Empty() bool { return p.Evicted == 0 }
 
-// NewHeadTracker checks cfg (granularity head) and returns an empty tracker
-// for nLayer layers of nHead KV heads.
-func NewHeadTracker(cfg Config, nLayer, nHead int) (*HeadTracker, error) {
-	cfg, err := cfg.Normalize()
-	if err != nil {
-		return nil, err
-	}
+// NewHeadTracker checks that the policy has granularity head and returns an
+// empty tracker for nLayer layers of nHead KV heads.
+func NewHeadTracker(cfg Resolved, nLayer, nHead int) (*HeadTracker, error) {
 	if cfg.Granularity != PerHead {
 		return nil, fmt.Errorf("head tracker: granularity %s, want head", cfg.Granularity)
 	}
@@ -131,8 +127,8 @@ func NewHeadTracker(cfg Config, nLayer, nHead int) (*HeadTracker, error) {
 	return t, nil
 }
 
-// Config is the normalised configuration.
-func (t *HeadTracker) Config() Config { return t.cfg }
+// Config is the tracker's policy.
+func (t *HeadTracker) Config() Resolved { return t.cfg }
 
 // DenseShift makes plans carry the rolling re-rotations of keys that stay in
 // their cell as one dense array over nCells cells (Plan.Shift) instead of a

@@ -21,7 +21,7 @@ func BenchmarkHeadTrackerStep(b *testing.B) {
 
 func benchHeadStep(b *testing.B, rolling bool) {
 	const nLayer, nHead, budget, nCells = 32, 32, 2048, 2304
-	ht, err := NewHeadTracker(Config{Policy: H2O, Budget: budget, HeavyHitters: budget / 2, Rolling: rolling, Granularity: PerHead, Score: ScoreRule{Kind: "ema", Gamma: 0.9}}, nLayer, nHead)
+	ht, err := NewHeadTracker(resolve(b, Config{Policy: H2O, Budget: budget, HeavyHitters: budget / 2, Rolling: rolling, Granularity: PerHead, Score: ScoreRule{Kind: "ema", Gamma: 0.9}}), nLayer, nHead)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -186,7 +186,7 @@ func TestPerHeadEqualsPerTokenWhenHeadsAgree(t *testing.T) {
 			tok := mustTracker(t, cfg)
 			cfg.Granularity = PerHead
 			const nLayer, nHead = 2, 3
-			ht, err := NewHeadTracker(cfg, nLayer, nHead)
+			ht, err := NewHeadTracker(resolve(t, cfg), nLayer, nHead)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -247,7 +247,7 @@ func TestPerHeadIndependentHeads(t *testing.T) {
 	for _, c := range []struct{ rolling, dense bool }{{false, false}, {true, false}, {true, true}} {
 		cfg := Config{Policy: H2O, Budget: 10, HeavyHitters: 6, Rolling: c.rolling, Granularity: PerHead}
 		const nLayer, nHead = 2, 2
-		ht, err := NewHeadTracker(cfg, nLayer, nHead)
+		ht, err := NewHeadTracker(resolve(t, cfg), nLayer, nHead)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -311,11 +311,11 @@ func TestGranularityConfig(t *testing.T) {
 		{Policy: Sink, Budget: 8, Granularity: PerHead},
 		{Policy: H2O, Budget: 8, HeavyHitters: 4, Granularity: PerHead, Aggregate: AggMax},
 	} {
-		if _, err := bad.Normalize(); err == nil {
+		if _, err := bad.Resolve(); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}
 	}
-	c, err := Config{Policy: H2O, Budget: 8, HeavyHitters: -1}.Normalize()
+	c, err := Config{Policy: H2O, Budget: 8, HeavyHitters: -1}.Resolve()
 	if err != nil || c.Granularity != PerToken {
 		t.Fatalf("default granularity: %+v %v", c, err)
 	}
@@ -384,7 +384,7 @@ func TestPerHeadParallelMatchesSerial(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
 	run := func(min int) *HeadTracker {
 		parallelMin = min
-		ht, err := NewHeadTracker(Config{Policy: H2O, Budget: 16, HeavyHitters: 8, Rolling: true, Granularity: PerHead, Score: ScoreRule{Kind: "ema", Gamma: 0.9}}, 3, 5)
+		ht, err := NewHeadTracker(resolve(t, Config{Policy: H2O, Budget: 16, HeavyHitters: 8, Rolling: true, Granularity: PerHead, Score: ScoreRule{Kind: "ema", Gamma: 0.9}}), 3, 5)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,7 +21,7 @@ type Entry struct {
 // their scores, and the next position. It decides evictions; the caller
 // applies the returned Plan to the real cache.
 type Tracker struct {
-	cfg      Config
+	cfg      Resolved
 	entries  []Entry
 	next     int64 // stream index of the next token
 	evicted  int64
@@ -29,17 +29,11 @@ type Tracker struct {
 	keepMask []bool
 }
 
-// NewTracker checks cfg and returns an empty tracker.
-func NewTracker(cfg Config) (*Tracker, error) {
-	cfg, err := cfg.Normalize()
-	if err != nil {
-		return nil, err
-	}
-	return &Tracker{cfg: cfg}, nil
-}
+// NewTracker returns an empty tracker of the policy.
+func NewTracker(p Resolved) *Tracker { return &Tracker{cfg: p} }
 
-// Config is the normalised configuration.
-func (t *Tracker) Config() Config { return t.cfg }
+// Config is the tracker's policy.
+func (t *Tracker) Config() Resolved { return t.cfg }
 
 // Len is the number of tokens in the cache.
 func (t *Tracker) Len() int { return len(t.entries) }

@@ -54,7 +54,7 @@ func (s *Session) AttendPrompt(tokens []int32) (PromptAttention, error) {
 		return PromptAttention{}, s.seq.fullError(len(tokens))
 	}
 	start := time.Now()
-	pa := PromptAttention{Aggregate: s.opts.Policy.Aggregate, Tokens: make([]TokenAttention, len(tokens))}
+	pa := PromptAttention{Aggregate: s.opts.policy.Aggregate, Tokens: make([]TokenAttention, len(tokens))}
 	at := map[int32]int{} // prompt index by position
 	var cells []binding.Cell
 	var cellEntry []int

@@ -107,15 +107,15 @@ func NewBatcher(model *binding.Model, opts Options, n int) (*Batcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opts.Policy.Granularity == h2o.PerHead {
+	if opts.policy.Granularity == h2o.PerHead {
 		// Its moves and cell positions address a single-stream cache (the
 		// row moves have no per-stream form): a Session runs it.
 		return nil, errors.New("granularity head moves rows of a single-stream cache: it runs one sequence per context (use --parallel 1)")
 	}
 	info := model.Info()
 	per := opts.contextSize(info.NCtxTrain)
-	if opts.Policy.Evicts() && per < opts.Policy.Budget+1 {
-		return nil, fmt.Errorf("context of %d cells per sequence cannot hold the budget of %d tokens plus one", per, opts.Policy.Budget)
+	if opts.policy.Evicts() && per < opts.policy.Budget+1 {
+		return nil, fmt.Errorf("context of %d cells per sequence cannot hold the budget of %d tokens plus one", per, opts.policy.Budget)
 	}
 	chunk := min(opts.Chunk, per)
 	// One decode holds a token of every sequence and at least one whole chunk.
@@ -209,7 +209,7 @@ func (b *Batcher) Start(r Request) error {
 		if s.state != slotIdle {
 			continue
 		}
-		full := b.opts.Prefill == PrefillFull || !b.opts.Policy.Evicts()
+		full := b.opts.Prefill == PrefillFull || !b.opts.policy.Evicts()
 		s.seq.reset(b.ctx)
 		if full && len(r.Prompt) > b.cells {
 			return s.seq.fullError(len(r.Prompt))
@@ -239,7 +239,7 @@ func (b *Batcher) Step(prefillOnly bool) ([]Done, error) {
 			if prefillOnly {
 				continue
 			}
-			if !b.opts.Policy.Evicts() && s.seq.len()+1 > b.cells {
+			if !b.opts.policy.Evicts() && s.seq.len()+1 > b.cells {
 				s.err = s.seq.fullError(1)
 				done = append(done, b.finish(s))
 				continue
@@ -251,7 +251,7 @@ func (b *Batcher) Step(prefillOnly bool) ([]Done, error) {
 			if used+n > b.batch.Cap() {
 				continue // whole chunks only: the same chunks as Session.Feed
 			}
-			full := b.opts.Prefill == PrefillFull || !b.opts.Policy.Evicts()
+			full := b.opts.Prefill == PrefillFull || !b.opts.policy.Evicts()
 			s.chunk, s.evict = n, !full || n == len(s.prompt)
 			b.prefilling = append(b.prefilling, s)
 		default:
@@ -308,7 +308,7 @@ func (b *Batcher) decodeGroup(group []*slot) error {
 			continue
 		}
 		n := s.chunk
-		if b.opts.Prefill != PrefillFull && b.opts.Policy.Evicts() {
+		if b.opts.Prefill != PrefillFull && b.opts.policy.Evicts() {
 			if err := s.seq.room(b.ctx, n); err != nil {
 				return err
 			}
@@ -340,7 +340,7 @@ func (b *Batcher) decodeGroup(group []*slot) error {
 // own KV stream (binding.Context.RemoveRange).
 func (b *Batcher) afterDecode(group []*slot) error {
 	var sc binding.Scores
-	scores := b.opts.Policy.NeedsScores()
+	scores := b.opts.policy.NeedsScores()
 	if scores {
 		var ok bool
 		if sc, ok = b.ctx.Scores(); !ok {

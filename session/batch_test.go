@@ -144,7 +144,7 @@ func TestBatcherFlashAttn(t *testing.T) {
 		policy h2o.Policy
 		cells  int
 	}{{h2o.H2O, 128}, {h2o.Window, 256}} {
-		b, err := NewBatcher(m, Options{Policy: h2o.Config{Policy: tc.policy, Budget: 48, HeavyHitters: 24}, Chunk: 32, FlashAttn: "on", Threads: 1}, 4)
+		b, err := NewBatcher(m, Options{Policy: h2o.Config{Policy: tc.policy, Budget: 48, Recent: 24}, Chunk: 32, FlashAttn: "on", Threads: 1}, 4)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -24,11 +24,11 @@ func newHeadState(opts Options, info binding.ModelInfo, sp span) (*headState, er
 	if opts.Scores != binding.ScoresKVHead {
 		return nil, errors.New("granularity head ranks tokens per KV head: it needs per-KV-head scores")
 	}
-	t, err := h2o.NewHeadTracker(opts.Policy, info.NLayer, info.NHeadKV)
+	t, err := h2o.NewHeadTracker(opts.policy, info.NLayer, info.NHeadKV)
 	if err != nil {
 		return nil, err
 	}
-	if opts.Policy.Rolling && opts.gpu {
+	if opts.policy.Rolling && opts.gpu {
 		// On a GPU the host's cost of one move per re-rotated key (about
 		// 1.5 M per step for a 7B model) dominates: rotate every key of a
 		// layer in one op. On the CPU the rotation itself dominates (a RoPE

@@ -6,6 +6,7 @@ import (
 
 	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/h2o"
+	"github.com/h2o-kv/h2o/internal/enum"
 )
 
 // PrefillMode says how a prompt enters an evicting cache.
@@ -20,20 +21,14 @@ const (
 	PrefillFull PrefillMode = "full"
 )
 
-// ParsePrefillMode accepts chunked and full.
+// ParsePrefillMode accepts chunked and full ("" = chunked).
 func ParsePrefillMode(s string) (PrefillMode, error) {
-	switch m := PrefillMode(strings.ToLower(s)); m {
-	case PrefillChunked, PrefillFull:
-		return m, nil
-	case "":
-		return PrefillChunked, nil
-	}
-	return "", fmt.Errorf("prefill mode %q: want chunked or full", s)
+	return enum.Parse("prefill mode", s, PrefillChunked, PrefillChunked, PrefillFull)
 }
 
 // Options configure a session.
 type Options struct {
-	Policy  h2o.Config
+	Policy  h2o.Config // as asked; see Resolved for what runs
 	Prefill PrefillMode
 	// Chunk is the prefill chunk (and micro-batch) size; 0 = 256.
 	Chunk int
@@ -52,7 +47,8 @@ type Options struct {
 	// binding.OpProfile).
 	Profile *binding.OpProfile
 
-	gpu bool // the model has layers on a GPU (set by resolve)
+	policy h2o.Resolved // Policy resolved by normalize
+	gpu    bool         // the model has layers on a GPU (set by resolve)
 }
 
 // Comparable are the options of runs whose results are compared across
@@ -64,6 +60,10 @@ func (o Options) Comparable() Options {
 	o.FlashAttn = "off"
 	return o
 }
+
+// Resolved is the policy that runs: Policy resolved (set by New, NewBatcher
+// and PlanParallel; zero before).
+func (o Options) Resolved() h2o.Resolved { return o.policy }
 
 const defaultChunk = 256
 
@@ -92,7 +92,7 @@ func (o Options) resolve(gpu bool) (Options, error) {
 func (o Options) normalize() (Options, error) {
 	var err error
 	o.FlashAttn = strings.ToLower(o.FlashAttn)
-	if o.Policy, err = o.Policy.Normalize(); err != nil {
+	if o.policy, err = o.Policy.Resolve(); err != nil {
 		return o, err
 	}
 	if o.Prefill == "" {
@@ -101,7 +101,7 @@ func (o Options) normalize() (Options, error) {
 	if o.Chunk <= 0 {
 		o.Chunk = defaultChunk
 	}
-	if o.Policy.Granularity == h2o.PerHead {
+	if o.policy.Granularity == h2o.PerHead {
 		// each KV head ranks its tokens by the attention of its own query heads
 		if o.Scores != binding.ScoresOff && o.Scores != binding.ScoresKVHead {
 			return o, fmt.Errorf("granularity head needs per-KV-head scores")
@@ -113,12 +113,12 @@ func (o Options) normalize() (Options, error) {
 		}
 		o.FlashAttn = "off"
 	}
-	if o.Policy.NeedsScores() && o.Scores == binding.ScoresOff {
+	if o.policy.NeedsScores() && o.Scores == binding.ScoresOff {
 		// Summed scores need only one row in all, summed over layers and
 		// heads in the graph: the least data per token. The normalising
 		// aggregations need each head's row.
 		o.Scores = binding.ScoresKVHead
-		if o.Policy.Aggregate == h2o.AggSum {
+		if o.policy.Aggregate == h2o.AggSum {
 			o.Scores = binding.ScoresTotal
 		}
 	}
@@ -126,11 +126,11 @@ func (o Options) normalize() (Options, error) {
 		o.TypeK = "f16"
 		// Rolling re-rotates surviving keys at every eviction; in f16 the
 		// rounding error of each rotation accumulates (docs/DESIGN.md).
-		if o.Policy.Rolling && o.Policy.Evicts() {
+		if o.policy.Rolling && o.policy.Evicts() {
 			o.TypeK = "f32"
 		}
 	}
-	if o.Policy.NeedsScores() && o.TypeK == "f32" && (o.FlashAttn == "" || o.FlashAttn == "auto") {
+	if o.policy.NeedsScores() && o.TypeK == "f32" && (o.FlashAttn == "" || o.FlashAttn == "auto") {
 		// flash attention would convert the f32 keys to f16 at every decode
 		// (H100, 7B at 32k, rolling: 64.5 t/s with it, 74.1 without)
 		o.FlashAttn = "off"
@@ -144,7 +144,7 @@ func (o Options) normalize() (Options, error) {
 // other attention kernels need that on CUDA).
 func (o Options) streamCells(trained int) int {
 	step := 256
-	if o.Policy.NeedsScores() {
+	if o.policy.NeedsScores() {
 		step = 128
 	}
 	return (o.contextSize(trained) + step - 1) / step * step
@@ -155,8 +155,8 @@ func (o Options) contextSize(trained int) int {
 	if o.NCtx > 0 {
 		return o.NCtx
 	}
-	if !o.Policy.Evicts() || o.Prefill == PrefillFull {
-		return max(trained, o.Policy.Budget+o.Chunk)
+	if !o.policy.Evicts() || o.Prefill == PrefillFull {
+		return max(trained, o.policy.Budget+o.Chunk)
 	}
-	return o.Policy.Budget + o.Chunk
+	return o.policy.Budget + o.Chunk
 }

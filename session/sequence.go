@@ -13,7 +13,7 @@ import (
 // sequence's attention, evict); the owner runs the decode.
 type sequence struct {
 	span
-	policy h2o.Config
+	policy h2o.Resolved
 	state  seqState
 	ctxTrn int // trained context (to flag positions past it)
 
@@ -57,16 +57,16 @@ type seqState interface {
 func newSequence(id int32, opts Options, info binding.ModelInfo, first, nCells int) (*sequence, error) {
 	sp := span{id: id, first: first, nCells: nCells}
 	var st seqState
-	var err error
-	if opts.Policy.Granularity == h2o.PerHead {
-		st, err = newHeadState(opts, info, sp)
+	if opts.policy.Granularity == h2o.PerHead {
+		hs, err := newHeadState(opts, info, sp)
+		if err != nil {
+			return nil, err
+		}
+		st = hs
 	} else {
-		st, err = newTokenState(opts.Policy, sp)
+		st = newTokenState(opts.policy, sp)
 	}
-	if err != nil {
-		return nil, err
-	}
-	q := &sequence{span: sp, policy: st.tokens().Config(), state: st, ctxTrn: info.NCtxTrain}
+	q := &sequence{span: sp, policy: opts.policy, state: st, ctxTrn: info.NCtxTrain}
 	q.stats.CacheCells = nCells
 	return q, nil
 }

@@ -33,8 +33,8 @@ func New(model *binding.Model, opts Options) (*Session, error) {
 	}
 	info := model.Info()
 	nctx := opts.contextSize(info.NCtxTrain)
-	if opts.Policy.Evicts() && nctx < opts.Policy.Budget+1 {
-		return nil, fmt.Errorf("context of %d cells cannot hold the budget of %d tokens plus one", nctx, opts.Policy.Budget)
+	if opts.policy.Evicts() && nctx < opts.policy.Budget+1 {
+		return nil, fmt.Errorf("context of %d cells cannot hold the budget of %d tokens plus one", nctx, opts.policy.Budget)
 	}
 	chunk := min(opts.Chunk, nctx)
 	ctx, err := binding.NewContext(model, binding.ContextParams{
@@ -92,7 +92,7 @@ func (s *Session) Feed(tokens []int32) error {
 	}
 	start := time.Now()
 	chunk := s.ctx.NBatch()
-	full := s.opts.Prefill == PrefillFull || !s.opts.Policy.Evicts()
+	full := s.opts.Prefill == PrefillFull || !s.opts.policy.Evicts()
 	if full && s.seq.len()+len(tokens) > s.nCtx {
 		return s.seq.fullError(len(tokens))
 	}
@@ -136,7 +136,7 @@ func (s *Session) decode(tokens []int32, wantLogits bool) error {
 		return err
 	}
 	s.lastLogits = wantLogits
-	if !s.opts.Policy.NeedsScores() { // granularity head always does
+	if !s.opts.policy.NeedsScores() { // granularity head always does
 		return nil
 	}
 	sc, ok := s.ctx.Scores()
@@ -161,10 +161,10 @@ func (s *Session) evict(limit int) error {
 // MakeRoom evicts so that n more tokens fit in the budget, as the recipe's
 // streaming demo does before each prompt (never below the recent window).
 func (s *Session) MakeRoom(n int) {
-	if !s.opts.Policy.Evicts() {
+	if !s.opts.policy.Evicts() {
 		return
 	}
-	limit := max(s.opts.Policy.Budget-n, s.opts.Policy.Recent)
+	limit := max(s.opts.policy.Budget-n, s.opts.policy.Recent)
 	if err := s.evict(limit); err != nil && s.err == nil {
 		s.err = err
 	}
@@ -185,7 +185,7 @@ func (s *Session) Step(tok int32) error {
 	if s.err != nil {
 		return s.err
 	}
-	if !s.opts.Policy.Evicts() && s.seq.len()+1 > s.nCtx {
+	if !s.opts.policy.Evicts() && s.seq.len()+1 > s.nCtx {
 		return s.seq.fullError(1)
 	}
 	if err := s.decode([]int32{tok}, true); err != nil {

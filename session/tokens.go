@@ -22,12 +22,9 @@ type tokenState struct {
 	step      []float64
 }
 
-func newTokenState(policy h2o.Config, sp span) (*tokenState, error) {
-	t, err := h2o.NewTracker(policy)
-	if err != nil {
-		return nil, err
-	}
-	return &tokenState{span: sp, t: t, agg: t.Config().Aggregate}, nil
+func newTokenState(policy h2o.Resolved, sp span) *tokenState {
+	t := h2o.NewTracker(policy)
+	return &tokenState{span: sp, t: t, agg: policy.Aggregate}
 }
 
 func (ts *tokenState) tokens() *h2o.Tracker { return ts.t }

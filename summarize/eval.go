@@ -181,12 +181,13 @@ func (e *evaluator) done(j *job, res session.Result, st session.Stats, d time.Du
 // RunLabel names the policy and the settings that change the output; a
 // resumed run must match it.
 func RunLabel(so session.Options, o Options) string {
-	parts := []string{so.Policy.String()}
-	if so.Policy.Evicts() {
-		if so.Policy.Rolling {
+	p := so.Resolved()
+	parts := []string{p.String()}
+	if p.Evicts() {
+		if p.Rolling {
 			parts = append(parts, "rolling")
 		}
-		parts = append(parts, "prefill="+string(so.Prefill), "score="+so.Policy.Score.String(), "agg="+string(so.Policy.Aggregate))
+		parts = append(parts, "prefill="+string(so.Prefill), "score="+p.Score.String(), "agg="+string(p.Aggregate))
 	}
 	parts = append(parts, fmt.Sprintf("shots=%d", o.Shots), fmt.Sprintf("seed=%d", o.Seed))
 	if o.Temperature != nil {
@@ -286,7 +287,7 @@ func (e *evaluator) fit(toks []int32, maxTok int) ([]int32, error) {
 	if !e.o.Truncate {
 		return nil, fmt.Errorf("prompt of %d tokens does not fit the %d-cell context of the %s cache (at most %d with room for %d new tokens): "+
 			"use --enable_h2o_generation (chunked prefill evicts while reading), a larger -c, or --truncate",
-			len(toks), e.cells, e.so.Policy, limit, maxTok)
+			len(toks), e.cells, e.so.Resolved(), limit, maxTok)
 	}
 	return toks[len(toks)-limit:], nil
 }
@@ -296,7 +297,7 @@ func (e *evaluator) fit(toks []int32, maxTok int) ([]int32, error) {
 // with full prefill needs room for the prompt; chunked prefill has no limit.
 func PromptLimit(so session.Options, cells, maxTok int) int {
 	switch {
-	case !so.Policy.Evicts():
+	case !so.Resolved().Evicts():
 		return cells - maxTok
 	case so.Prefill == session.PrefillFull:
 		return cells
@@ -310,12 +311,12 @@ func (e *evaluator) line(j *job, res session.Result, st session.Stats, d time.Du
 	l := &Line{Request: r.Raw}
 	l.Result.Choices = []Choice{{Text: res.Text, Logprobs: e.logprobs(res), FinishReason: string(res.Finish)}}
 	l.Result.RequestTime = RequestTime{BatchTime: d.Seconds(), BatchSize: e.batch}
-	l.H2O = Meta{Index: j.i, Line: r.Line, Policy: e.so.Policy.String(), Run: e.sum.Run, Seed: uint64(e.o.Seed + int64(j.i)), GenTokens: len(res.Tokens)}
+	l.H2O = Meta{Index: j.i, Line: r.Line, Policy: e.so.Resolved().String(), Run: e.sum.Run, Seed: uint64(e.o.Seed + int64(j.i)), GenTokens: len(res.Tokens)}
 	for _, k := range j.shots {
 		l.H2O.Shots = append(l.H2O.Shots, e.recs[k].Line)
 	}
 	l.H2O.PromptTokens, l.H2O.Truncated = len(j.toks), j.total-len(j.toks)
-	l.H2O.PastTrained = !e.so.Policy.Rolling && len(j.toks)+len(res.Tokens) > e.model.Info().NCtxTrain
+	l.H2O.PastTrained = !e.so.Resolved().Rolling && len(j.toks)+len(res.Tokens) > e.model.Info().NCtxTrain
 	l.H2O.Cache = CacheStats{Used: st.CacheUsed, Cells: st.CacheCells, Seen: st.Seen, Evictions: st.Evictions}
 	l.H2O.Timing = Timing{PromptS: st.PromptTime.Seconds(), GenS: st.GenTime.Seconds(), PromptTPS: st.PromptTPS(), GenTPS: st.GenTPS()}
 	var err error

@@ -3,8 +3,8 @@ package summarize
 import (
 	"errors"
 	"fmt"
-	"strings"
 
+	"github.com/h2o-kv/h2o/internal/enum"
 	"github.com/h2o-kv/h2o/rouge"
 )
 
@@ -26,15 +26,9 @@ const (
 	EmptyFail EmptyPolicy = "fail"
 )
 
-// ParseEmptyPolicy accepts zero, skip and fail.
+// ParseEmptyPolicy accepts zero, skip and fail ("" = zero).
 func ParseEmptyPolicy(s string) (EmptyPolicy, error) {
-	switch p := EmptyPolicy(strings.ToLower(s)); p {
-	case EmptyZero, EmptySkip, EmptyFail:
-		return p, nil
-	case "":
-		return EmptyZero, nil
-	}
-	return "", fmt.Errorf("empty-generation policy %q: want zero, skip or fail", s)
+	return enum.Parse("empty-generation policy", s, EmptyZero, EmptyZero, EmptySkip, EmptyFail)
 }
 
 // ErrEmptyGeneration is returned under EmptyFail.

@@ -18,15 +18,9 @@ import (
 // quantity H2O ranks tokens by.
 func attnCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "attn",
-		Usage: "show each prompt token's accumulated attention and the heavy hitters",
-		Flags: append(modelFlags(),
-			&cli.StringFlag{Name: "prompt", Aliases: []string{"p"}, Value: defaultPrompt, Usage: "prompt text"},
-			&cli.IntFlag{Name: "top", Value: 10, Usage: "heavy hitters to list"},
-			&cli.BoolFlag{Name: "json", Usage: "JSON output with per-layer scores"},
-			&cli.BoolFlag{Name: "per-query-head", Usage: "report query heads instead of KV heads"},
-			granularityFlag(),
-		),
+		Name:   "attn",
+		Usage:  "show each prompt token's accumulated attention and the heavy hitters",
+		Flags:  flagsFor(cmdAttn),
 		Action: attnAction,
 	}
 }

@@ -3,9 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/h2o-kv/h2o/bench"
 	"github.com/h2o-kv/h2o/binding"
@@ -22,43 +22,13 @@ func benchCommand() *cli.Command {
 		Description: "Rows: each mode x budget x test. Tests: ppP (prompt of P tokens) and tgN @ dD (N tokens\n" +
 			"generated after D tokens of context; an evicting cache holds only its budget of them).\n" +
 			"Random token ids are used: speed does not depend on them.",
-		Flags: append(modelFlags(),
-			&cli.StringFlag{Name: "n-prompt", Aliases: []string{"p"}, Value: "512", Usage: "prompt sizes, comma-separated (0 = none)"},
-			&cli.StringFlag{Name: "n-gen", Aliases: []string{"n"}, Value: "128", Usage: "generation sizes (0 = none)"},
-			&cli.StringFlag{Name: "n-depth", Aliases: []string{"d"}, Value: "0", Usage: "context depths"},
-			&cli.IntFlag{Name: "repetitions", Aliases: []string{"r"}, Value: 5},
-			&cli.StringFlag{Name: "modes", Value: "full,h2o", Usage: "policies: full, h2o, window, sink"},
-			&cli.StringFlag{Name: "budgets", Value: "2048", Usage: "cache budgets B for evicting modes"},
-			&cli.Float64Flag{Name: "heavy-ratio", Value: 0.5, Usage: "h2o heavy hitters as a share of the budget"},
-			&cli.BoolFlag{Name: "rolling", Value: true, Usage: "position rolling for evicting modes"},
-			&cli.StringFlag{Name: "granularity", Value: "token", Usage: "h2o granularities to compare: token, head (comma-separated)"},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "md", Usage: "md or json"},
-			&cli.StringFlag{Name: "note", Value: "", Usage: "a line printed under the table (e.g. 'random weights: speed only')"},
-			&cli.BoolFlag{Name: "scores", Usage: "also collect attention scores in modes that do not need them (measures the patch's cost)"},
-			&cli.BoolFlag{Name: "profile-ops", Usage: "with --parallel: time every graph node of the decode steps and print where a step's time goes (each node then runs alone and is waited for: slower, not a speed measurement)"},
-			&cli.StringFlag{Name: "parallel", Aliases: []string{"np"}, Usage: "batched throughput instead: N sequences (list, and/or auto = as many as fit in memory) each read a prompt of -p tokens, then generate -n tokens together"},
-		),
+		Flags:  flagsFor(cmdBench),
 		Action: benchAction,
 	}
 }
 
-func intList(s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		v, err := strconv.Atoi(strings.TrimSuffix(strings.ToLower(f), "k"))
-		if err != nil || v < 0 {
-			return nil, fmt.Errorf("bad number %q in %q", f, s)
-		}
-		if strings.HasSuffix(strings.ToLower(f), "k") {
-			v *= 1024
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
+// intList reads comma-separated counts (a k suffix: times 1024).
+func intList(s string) ([]int, error) { return parseList(s, parseCount) }
 
 func benchAction(c *cli.Context) error {
 	if c.Bool("profile-ops") && !c.IsSet("parallel") {
@@ -93,83 +63,75 @@ func benchAction(c *cli.Context) error {
 			}
 		}
 	}
-	var grans []h2o.Granularity
-	for _, g := range splitList(c.String("granularity")) {
-		gran, err := h2o.ParseGranularity(g)
-		if err != nil {
-			return err
-		}
-		grans = append(grans, gran)
+	grans, err := parseList(c.String("granularity"), h2o.ParseGranularity)
+	if err != nil {
+		return err
 	}
-	if len(grans) == 0 {
-		return fmt.Errorf("--granularity %q names none", c.String("granularity"))
+	modes, err := parseList(c.String("modes"), h2o.ParsePolicy)
+	if err == nil && len(modes) == 0 {
+		err = fmt.Errorf("--modes %q names no policy", c.String("modes"))
 	}
-	var configs []h2o.Config
-	for _, name := range strings.Split(c.String("modes"), ",") {
-		pol, err := h2o.ParsePolicy(strings.TrimSpace(name))
-		if err != nil {
-			return err
-		}
-		if pol == h2o.Full {
-			configs = append(configs, h2o.Config{Policy: pol})
-			continue
-		}
-		for _, b := range budgets {
-			for i, gran := range grans {
-				if pol != h2o.H2O {
-					if i > 0 {
-						break // one granularity: window and sink keep the same tokens in every head
-					}
-					gran = h2o.PerToken
-				}
-				cfg, err := h2o.Config{Policy: pol, Budget: b, HeavyHitters: int(c.Float64("heavy-ratio") * float64(b)), Rolling: c.Bool("rolling"), Granularity: gran}.Normalize()
-				if err != nil {
-					return err
-				}
-				configs = append(configs, cfg)
-			}
-		}
+	if err != nil {
+		return err
+	}
+	configs, err := h2o.Sweep{
+		Base:     h2o.Config{HeavyRatio: c.Float64("heavy-ratio"), Rolling: c.Bool("rolling")},
+		Policies: modes, Budgets: budgets, Granularities: grans,
+	}.Expand()
+	if err != nil {
+		return err
 	}
 	m, err := loadModel(c)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
+	opts, err := benchOptions(c)
+	if err != nil {
+		return err
+	}
 	if c.IsSet("parallel") {
-		return benchParallel(c, m, configs, prompts, gens)
+		return benchParallel(c, m, opts, configs, prompts, gens)
 	}
 	var rows []bench.Result
 	for _, cfg := range configs {
 		for _, t := range tests {
-			r := bench.Run(m, benchOptions(c, cfg), t, c.Int("repetitions"), 42)
+			opts.Policy = cfg
+			r := bench.Run(m, opts, t, c.Int("repetitions"), 42)
 			fmt.Fprintf(os.Stderr, "bench: %-22s %-14s %10.2f t/s %v\n", r.Mode, r.Test, r.Mean(), errText(r.Err))
 			rows = append(rows, r)
 		}
 	}
+	return writeBench(c, m, rows, bench.WriteJSON, bench.WriteMarkdown)
+}
+
+// writeBench prints the rows as -o asks: JSON lines or a Markdown table.
+func writeBench[R any](c *cli.Context, m *binding.Model, rows []R, asJSON func(io.Writer, bench.Env, []R) error, asMarkdown func(io.Writer, bench.Env, []R)) error {
 	env := bench.NewEnv(m, c.Int("n-gpu-layers"), c.String("note"))
 	if c.String("output") == "json" {
-		return bench.WriteJSON(os.Stdout, env, rows)
+		return asJSON(os.Stdout, env, rows)
 	}
-	bench.WriteMarkdown(os.Stdout, env, rows)
+	asMarkdown(os.Stdout, env, rows)
 	return nil
 }
 
-func benchOptions(c *cli.Context, cfg h2o.Config) session.Options {
-	opts := session.Options{Policy: cfg, Chunk: c.Int("batch-size"), NCtx: c.Int("ctx-size"), Threads: c.Int("threads"),
-		FlashAttn: c.String("flash-attn"), TypeK: c.String("cache-type-k"), TypeV: c.String("cache-type-v")}
+// benchOptions are the session options of every row: the flags' without a policy.
+func benchOptions(c *cli.Context) (session.Options, error) {
+	opts, err := sessionOptions(c, h2o.Config{})
 	if c.Bool("scores") {
 		opts.Scores = binding.ScoresKVHead
 	}
-	return opts
+	return opts, err
 }
 
 // benchParallel runs the batched tests: every mode x prompt x generation x N.
-func benchParallel(c *cli.Context, m *binding.Model, configs []h2o.Config, prompts, gens []int) error {
+func benchParallel(c *cli.Context, m *binding.Model, base session.Options, configs []h2o.Config, prompts, gens []int) error {
 	var rows []bench.ParallelResult
 	for _, cfg := range configs {
 		for _, p := range prompts {
 			for _, g := range gens {
-				opts := benchOptions(c, cfg)
+				opts := base
+				opts.Policy = cfg
 				if !cfg.Evicts() && opts.NCtx == 0 {
 					opts.NCtx = p + g
 				}
@@ -193,34 +155,21 @@ func benchParallel(c *cli.Context, m *binding.Model, configs []h2o.Config, promp
 			}
 		}
 	}
-	env := bench.NewEnv(m, c.Int("n-gpu-layers"), c.String("note"))
-	if c.String("output") == "json" {
-		return bench.WriteParallelJSON(os.Stdout, env, rows)
-	}
-	bench.WriteParallelMarkdown(os.Stdout, env, rows)
-	return nil
+	return writeBench(c, m, rows, bench.WriteParallelJSON, bench.WriteParallelMarkdown)
 }
 
 // parallelList reads --parallel: numbers and auto (the memory plan's N, said on stderr).
 func parallelList(s string, m *binding.Model, opts session.Options, onGPU bool) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
+	return parseList(s, func(f string) (int, error) {
 		if f == "auto" {
-			n, err := autoParallel(m, opts, onGPU)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, n)
-			continue
+			return autoParallel(m, opts, onGPU)
 		}
 		n, err := strconv.Atoi(f)
 		if err != nil || n < 1 || n > 256 {
-			return nil, fmt.Errorf("--parallel %q: want numbers from 1 to 256 or auto", f)
+			return 0, fmt.Errorf("--parallel %q: want numbers from 1 to 256 or auto", f)
 		}
-		out = append(out, n)
-	}
-	return out, nil
+		return n, nil
+	})
 }
 
 // autoParallel is the memory plan's number of sequences, said on stderr.

@@ -3,11 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/h2o-kv/h2o/binding"
+	"github.com/h2o-kv/h2o/gguf"
 	"github.com/h2o-kv/h2o/h2o"
 	"github.com/h2o-kv/h2o/session"
 	"github.com/urfave/cli/v2"
@@ -16,123 +19,287 @@ import (
 // defaultModelName is the evaluation model looked up in ../shared/models.
 const defaultModelName = "debtext-30m-q8_0.gguf"
 
-// modelFlags are the llama.cpp-style flags shared by every command that runs a model.
-func modelFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "model", Aliases: []string{"m", "model-name", "model_name"}, Usage: "GGUF model `FILE` (default: ../shared/models/" + defaultModelName + " when present)"},
-		&cli.IntFlag{Name: "n-gpu-layers", Aliases: []string{"ngl"}, Value: 0, Usage: "layers to offload to the GPU (99 = all)"},
-		&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Usage: "KV cells (0 = what the policy needs: budget + chunk, or the trained context)"},
-		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads (0 = all cores)"},
-		&cli.StringFlag{Name: "flash-attn", Aliases: []string{"fa"}, Value: "auto", Usage: "flash attention on|off|auto (h2o: decode steps take scores from its logits; auto = on with GPU layers and f16 keys)"},
-		&cli.StringFlag{Name: "cache-type-k", Aliases: []string{"ctk"}, Usage: "K cache type (default f16; f32 when rolling, see docs/DESIGN.md)"},
-		&cli.StringFlag{Name: "cache-type-v", Aliases: []string{"ctv"}, Value: "f16", Usage: "V cache type"},
-		&cli.IntFlag{Name: "batch-size", Aliases: []string{"b"}, Usage: "prefill chunk / batch size (0 = 256)"},
-		&cli.IntFlag{Name: "ubatch-size", Aliases: []string{"ub"}, Usage: "accepted for llama.cpp compatibility; the micro-batch equals the batch size"},
-		&cli.BoolFlag{Name: "verbose", Usage: "show llama.cpp's log"},
-	}
+// command is a set of commands, one bit each: the commands a flag serves.
+type command uint
+
+const (
+	cmdRun command = 1 << iota
+	cmdStream
+	cmdSummarize
+	cmdPPL
+	cmdBench
+	cmdAttn
+	cmdGGUFRandom
+
+	cmdGenerate = cmdRun | cmdStream | cmdSummarize // one policy, generated text
+	cmdPolicy   = cmdGenerate | cmdPPL              // the eviction policy flags
+	cmdSession  = cmdPolicy | cmdBench              // a session's llama.cpp settings
+	cmdModel    = cmdSession | cmdAttn              // load a model
+)
+
+// option is one entry of the flag table: a flag and the commands that honour it.
+type option struct {
+	cmds command
+	flag cli.Flag
 }
 
-// policyFlags are the eviction flags, with the recipe's names as aliases.
-// heavy and window are the command's defaults for H and B.
-func policyFlags(heavy, window int) []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "mode", Usage: "cache policy: full|h2o|window|sink (default h2o with --enable_h2o_generation, else full)"},
-		&cli.BoolFlag{Name: "enable_h2o_generation", Aliases: []string{"enable-h2o-generation", "h2o"}, Usage: "use H2O eviction (the recipe's flag; same as --mode h2o)"},
-		&cli.IntFlag{Name: "num_heavy_hitter_tokens", Aliases: []string{"num-heavy-hitter-tokens", "heavy"}, Value: heavy, Usage: "heavy hitters H (-1 = half the window)"},
-		&cli.IntFlag{Name: "num_window_length", Aliases: []string{"num-window-length", "budget", "B"}, Value: window, Usage: "cache budget B in tokens (heavy hitters + recent)"},
-		&cli.BoolFlag{Name: "enable_position_rolling", Aliases: []string{"enable-position-rolling", "rolling"}, Usage: "kept tokens take their index in the cache as position (generate past the trained context)"},
-		&cli.IntFlag{Name: "sink-tokens", Aliases: []string{"keep-first"}, Usage: "first tokens never evicted (sink mode default 4; h2o default 0)"},
-		&cli.IntFlag{Name: "recent", Usage: "recent window R (h2o: heavy hitters become B - R; window/sink: 0 = the rest of the budget)"},
-		&cli.Float64Flag{Name: "recent-share", Usage: "recent window as a share of the budget, 0 < F < 1 (h2o; the recipe's is 0.5)"},
-		&cli.StringFlag{Name: "h2o-score", Value: "cum", Usage: "score rule: cum (recipe) | mean | last | ema:G"},
-		&cli.StringFlag{Name: "h2o-aggregate", Value: "sum", Usage: "per-token score from layers/heads: sum | layer-mean | max"},
-		granularityFlag(),
-		&cli.StringFlag{Name: "prefill", Value: "chunked", Usage: "prompt reading with eviction: chunked (bounded memory) | full (exact recipe, needs the whole prompt in memory)"},
-	}
-}
-
-// granularityFlag is --granularity, shared by the policy flags and attn.
-func granularityFlag() cli.Flag {
-	return &cli.StringFlag{Name: "granularity", Value: "token", Usage: "h2o kept sets: token (one for all layers and heads) | head (one per layer and KV head, the recipe's; see docs/DESIGN.md)"}
-}
-
-// policyConfig builds the eviction policy from the flags.
-func policyConfig(c *cli.Context) (h2o.Config, error) {
-	mode := c.String("mode")
-	if mode == "" {
-		mode = "full"
-		if c.Bool("enable_h2o_generation") {
-			mode = "h2o"
+// flagsFor lists the flags that cmd honours, in the table's order.
+func flagsFor(cmd command) []cli.Flag {
+	var out []cli.Flag
+	for _, o := range flagTable() {
+		if o.cmds&cmd != 0 {
+			out = append(out, o.flag)
 		}
-	} else if c.Bool("enable_h2o_generation") && mode != "h2o" {
-		return h2o.Config{}, fmt.Errorf("--enable_h2o_generation contradicts --mode %s", mode)
 	}
-	pol, err := h2o.ParsePolicy(mode)
-	if err != nil {
-		return h2o.Config{}, err
-	}
-	score, err := h2o.ParseScoreRule(c.String("h2o-score"))
-	if err != nil {
-		return h2o.Config{}, err
-	}
-	agg, err := h2o.ParseAggregate(c.String("h2o-aggregate"))
-	if err != nil {
-		return h2o.Config{}, err
-	}
-	gran, err := h2o.ParseGranularity(c.String("granularity"))
-	if err != nil {
-		return h2o.Config{}, err
-	}
-	budget := c.Int("num_window_length")
-	heavy := c.Int("num_heavy_hitter_tokens")
-	if pol == h2o.H2O && (c.IsSet("recent-share") || c.IsSet("recent")) {
-		heavy = heavyFor(c, budget, -1)
-	}
-	if f := c.Float64("recent-share"); c.IsSet("recent-share") && (f <= 0 || f >= 1) {
-		return h2o.Config{}, fmt.Errorf("--recent-share %g: want 0 < F < 1", f)
-	}
-	cfg := h2o.Config{
-		Policy: pol, Budget: budget, HeavyHitters: heavy,
-		Recent: recentFor(pol, c.Int("recent")), SinkTokens: c.Int("sink-tokens"), Rolling: c.Bool("enable_position_rolling"),
-		Aggregate: agg, Score: score, Granularity: gran,
-	}
-	return cfg.Normalize()
+	return out
 }
 
-// sessionOptions gathers the session options from model and policy flags.
-func sessionOptions(c *cli.Context) (session.Options, error) {
-	cfg, err := policyConfig(c)
-	if err != nil {
-		return session.Options{}, err
+// flagTable is every command's flags, each entry scoped to the commands that
+// honour it (as llama.cpp's common/arg.cpp). A name has several entries when
+// commands give it different defaults or meanings, never two for one
+// command. Built afresh per call: a parsed flag keeps its value.
+func flagTable() []option {
+	return []option{
+		// model and context, with llama.cpp's names
+		{cmdModel, &cli.StringFlag{Name: "model", Aliases: []string{"m", "model-name", "model_name"}, Usage: "GGUF model `FILE` (default: ../shared/models/" + defaultModelName + " when present)"}},
+		{cmdModel, &cli.IntFlag{Name: "n-gpu-layers", Aliases: []string{"ngl"}, Value: 0, Usage: "layers to offload to the GPU (99 = all)"}},
+		{cmdSession, &cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Usage: "KV cells (0 = what the policy needs: budget + chunk, or the trained context)"}},
+		{cmdModel, &cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads (0 = all cores)"}},
+		{cmdSession &^ cmdPPL, &cli.StringFlag{Name: "flash-attn", Aliases: []string{"fa"}, Value: "auto", Usage: "flash attention on|off|auto (h2o: decode steps take scores from its logits; auto = on with GPU layers and f16 keys)"}},
+		{cmdPPL, &cli.StringFlag{Name: "flash-attn", Aliases: []string{"fa"}, Value: "off", Usage: "flash attention on|off|auto (off: every policy uses the attention code of h2o, which needs it off)"}},
+		{cmdSession, &cli.StringFlag{Name: "cache-type-k", Aliases: []string{"ctk"}, Usage: "K cache type (default f16; f32 when rolling, see docs/DESIGN.md)"}},
+		{cmdSession, &cli.StringFlag{Name: "cache-type-v", Aliases: []string{"ctv"}, Value: "f16", Usage: "V cache type"}},
+		{cmdSession, &cli.IntFlag{Name: "batch-size", Aliases: []string{"b"}, Usage: "prefill chunk / batch size (0 = 256)"}},
+		{cmdSession, &cli.IntFlag{Name: "ubatch-size", Aliases: []string{"ub"}, Usage: "accepted for llama.cpp compatibility; the micro-batch equals the batch size"}},
+		{cmdModel, &cli.BoolFlag{Name: "verbose", Usage: "show llama.cpp's log"}},
+
+		// the eviction policy, with the recipe's names
+		{cmdPolicy, &cli.StringFlag{Name: "mode", Usage: "cache policy: full|h2o|window|sink (default: h2o with --enable_h2o_generation, else " + policyDefaultText + ")"}},
+		{cmdPolicy, &cli.BoolFlag{Name: "enable_h2o_generation", Aliases: []string{"enable-h2o-generation", "h2o"}, Usage: "use H2O eviction (the recipe's flag; same as --mode h2o)"}},
+		{cmdRun | cmdSummarize, heavyFlag(h2o.HalfBudget, "")},
+		{cmdStream, heavyFlag(128, "")},
+		{cmdPPL, heavyFlag(0, "; default: --heavy-ratio")},
+		{cmdRun, budgetFlag(128)},
+		{cmdStream | cmdSummarize | cmdPPL, budgetFlag(256)},
+		{cmdPolicy, &cli.BoolFlag{Name: "enable_position_rolling", Aliases: []string{"enable-position-rolling", "rolling"}, Usage: "kept tokens take their index in the cache as position (generate past the trained context)"}},
+		{cmdPolicy, &cli.IntFlag{Name: "sink-tokens", Aliases: []string{"keep-first"}, Usage: "first tokens never evicted (sink mode default 4; h2o default 0, within the heavy hitters)"}},
+		{cmdPolicy, &cli.IntFlag{Name: "recent", Usage: "recent window R (h2o: heavy hitters are the rest of the budget unless given too, then H + R must equal B; window/sink: default the rest of the budget)"}},
+		{cmdPolicy, &cli.Float64Flag{Name: "recent-share", Usage: "recent window as a share of the budget, 0 < F < 1 (the recipe's is 0.5); like --recent"}},
+		{cmdGenerate, &cli.StringFlag{Name: "h2o-score", Value: "cum", Usage: "score rule: cum (recipe) | mean | last | ema:G"}},
+		{cmdPPL, &cli.StringFlag{Name: "h2o-score", Value: "cum", Usage: "score rules, comma-separated: cum (recipe) | mean | last | ema:G"}},
+		{cmdGenerate, &cli.StringFlag{Name: "h2o-aggregate", Value: "sum", Usage: "per-token score from layers/heads: sum | layer-mean | max"}},
+		{cmdPPL, &cli.StringFlag{Name: "h2o-aggregate", Value: "sum", Usage: "per-token scores from layers/heads, comma-separated: sum | layer-mean | max"}},
+		{cmdGenerate | cmdAttn, &cli.StringFlag{Name: "granularity", Value: "token", Usage: "h2o kept sets: token (one for all layers and heads) | head (one per layer and KV head, the recipe's; see docs/DESIGN.md)"}},
+		{cmdPPL | cmdBench, &cli.StringFlag{Name: "granularity", Value: "token", Usage: "h2o granularities to compare, comma-separated: token | head (see docs/DESIGN.md)"}},
+		{cmdPolicy, &cli.StringFlag{Name: "prefill", Value: "chunked", Usage: "prompt reading with eviction: chunked (bounded memory) | full (exact recipe, needs the whole prompt in memory)"}},
+
+		// run and attn
+		{cmdRun | cmdAttn, &cli.StringFlag{Name: "prompt", Aliases: []string{"p"}, Value: defaultPrompt, Usage: "prompt text"}},
+		{cmdRun, &cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read the prompt from `FILE`"}},
+		{cmdRun, &cli.IntFlag{Name: "n-predict", Aliases: []string{"n"}, Value: 512, Usage: "tokens to generate"}},
+		{cmdRun, &cli.Float64Flag{Name: "temp", Value: 0.8, Usage: "sampling temperature (0 = greedy)"}},
+		{cmdRun, &cli.Float64Flag{Name: "top-p", Value: 0.95, Usage: "nucleus sampling cut"}},
+		{cmdRun, &cli.Uint64Flag{Name: "seed", Value: 42, Usage: "sampling seed"}},
+		{cmdRun, &cli.BoolFlag{Name: "stream", Usage: "print tokens as they come instead of a progress bar"}},
+		{cmdAttn, &cli.IntFlag{Name: "top", Value: 10, Usage: "heavy hitters to list"}},
+		{cmdAttn, &cli.BoolFlag{Name: "json", Usage: "JSON output with per-layer scores"}},
+		{cmdAttn, &cli.BoolFlag{Name: "per-query-head", Usage: "report query heads instead of KV heads"}},
+
+		// stream
+		{cmdStream, &cli.StringFlag{Name: "input-path", Aliases: []string{"input_path", "data_root", "data-root"}, Value: "data/",
+			Usage: "MT-Bench questions: a `DIR` holding mt_bench.jsonl (the recipe's data_root) or question.jsonl, or the JSONL file itself"}},
+		{cmdStream, &cli.IntFlag{Name: "max-gen-len", Aliases: []string{"max_gen_len"}, Value: 1000, Usage: "new tokens per turn at most (greedy, until EOS)"}},
+		{cmdStream, &cli.IntFlag{Name: "loop", Value: 1, Usage: "cycle the dataset `N` times, all in one conversation"}},
+		{cmdStream, &cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no prompts or generated text on stdout"}},
+		{cmdStream, &cli.StringFlag{Name: "json-stats", Usage: "write one JSON line per sample to `FILE` as each sample ends"}},
+		{cmdStream, &cli.BoolFlag{Name: "no-evict-for-space", Usage: "do not make room for prompt + max-gen-len before each prompt (the recipe's evict_for_space, dead code there); evict only as tokens arrive"}},
+
+		// summarize
+		{cmdSummarize, &cli.StringFlag{Name: "input-path", Aliases: []string{"input_path"}, Required: true, Usage: "request JSONL `FILE` (e.g. ../shared/data/summarization/xsum_0shot.jsonl)"}},
+		{cmdSummarize, &cli.StringFlag{Name: "output-path", Aliases: []string{"output_path"}, Usage: "result JSONL `FILE` (with --kv-budgets one file per budget: FILE.b64.jsonl ...)"}},
+		{cmdSummarize, &cli.IntFlag{Name: "sample_num", Aliases: []string{"sample-num"}, Value: 500, Usage: "summarize the first N requests (0 = all)"}},
+		{cmdSummarize, &cli.Int64Flag{Name: "seed", Value: 42, Usage: "sampling seed; sample i uses seed + i"}},
+		{cmdSummarize, &cli.StringFlag{Name: "kv-budgets", Aliases: []string{"kv_budgets"}, Usage: "sweep: comma-separated budgets in tokens and/or full, e.g. 64,128,256,512,1024,full"}},
+		{cmdSummarize, &cli.IntFlag{Name: "shots", Usage: "K solved examples (other records, the last of the file) before each article"}},
+		{cmdSummarize, &cli.BoolFlag{Name: "skip-bad", Usage: "skip malformed input lines (counted) instead of stopping"}},
+		{cmdSummarize, &cli.BoolFlag{Name: "resume", Usage: "continue an interrupted run from its output file"}},
+		{cmdSummarize, &cli.BoolFlag{Name: "truncate", Usage: "keep the last prompt tokens that fit a non-evicting cache instead of failing"}},
+		{cmdSummarize, &cli.Float64Flag{Name: "temperature", Aliases: []string{"temp"}, DefaultText: "the request's", Usage: "override every request's temperature (0 = greedy)"}},
+		{cmdSummarize, &cli.IntFlag{Name: "max-tokens", DefaultText: "the request's", Usage: "override every request's max_tokens"}},
+		{cmdSummarize, &cli.StringFlag{Name: "on-empty", Value: "zero", Usage: "empty generation: zero (score 0, counted) | skip (left out of the averages) | fail (stop, as the recipe)"}},
+		{cmdSummarize, &cli.IntFlag{Name: "top-logprobs", Value: 1, Usage: "alternatives per position in top_logprobs"}},
+		{cmdSummarize, &cli.StringFlag{Name: "parallel", Aliases: []string{"np"}, Value: "1", Usage: "summarize N samples at once (continuous batching; `N` or auto = as many as fit in memory); greedy outputs equal the sequential ones"}},
+		{cmdSummarize, &cli.BoolFlag{Name: "print-running", Usage: "print the recipe's running 'rouge-1: ..., rouge-2: ..., rouge-l: ...' line after every sample"}},
+
+		// ppl
+		{cmdPPL, &cli.StringFlag{Name: "policies", Value: "full,h2o,window,sink", Usage: "policies to evaluate (comma-separated: full, h2o, window, sink; default --mode's when given)"}},
+		{cmdPPL, &cli.StringFlag{Name: "budgets", Value: "64,128,256,512,1024", Usage: "cache budgets B (comma-separated; N% = N percent of the longest evaluated document; default --num_window_length when given)"}},
+		{cmdPPL, &cli.StringFlag{Name: "heavy-ratio", Value: "0.5", Usage: "h2o heavy hitters as a share of the budget: H = ratio*B (comma-separated to compare; not used when --num_heavy_hitter_tokens, --recent-share or --recent give the split)"}},
+		{cmdPPL, &cli.BoolFlag{Name: "rolling-both", Usage: "evaluate each evicting policy with and without position rolling"}},
+		{cmdPPL, &cli.StringSliceFlag{Name: "input-path", Aliases: []string{"i"}, Usage: "text `FILE`s or directories (also as arguments; default ../shared/" + defaultTextDir + " when present)"}},
+		{cmdPPL, &cli.IntFlag{Name: "docs", Usage: "evaluate the first N documents (0 = all)"}},
+		{cmdPPL, &cli.BoolFlag{Name: "concat", Usage: "join all inputs (after --docs) into one document, e.g. to read past the trained context"}},
+		{cmdPPL, &cli.IntFlag{Name: "max-tokens", Usage: "evaluate the first N tokens of each document, BOS included (0 = all)"}},
+		{cmdPPL, &cli.IntFlag{Name: "min-tokens", Usage: "skip documents shorter than N tokens (before --docs counts them)"}},
+		{cmdPPL, &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "md", Usage: "md (Markdown table) or json (one record per policy and budget)"}},
+		{cmdPPL, &cli.StringFlag{Name: "json-out", Usage: "also write the JSON records to `FILE` (with -o md)"}},
+		{cmdPPL, &cli.BoolFlag{Name: "kl", Value: true, Usage: "KL divergence and top-1 agreement with a full cache run in lockstep (--kl=false to skip)"}},
+		{cmdPPL, &cli.BoolFlag{Name: "beyond", Usage: "past the trained context: perplexity per window of --chunk-size tokens; rolling on unless --enable_position_rolling=false"}},
+		{cmdPPL, &cli.IntFlag{Name: "chunk-size", Usage: "report perplexity per window of N tokens (default with --beyond: the trained context)"}},
+		{cmdPPL, &cli.IntFlag{Name: "parallel", Aliases: []string{"j"}, Value: 1, Usage: "sessions decoded at once, each with -t threads"}},
+
+		// bench
+		{cmdBench, &cli.StringFlag{Name: "n-prompt", Aliases: []string{"p"}, Value: "512", Usage: "prompt sizes, comma-separated (0 = none)"}},
+		{cmdBench, &cli.StringFlag{Name: "n-gen", Aliases: []string{"n"}, Value: "128", Usage: "generation sizes (0 = none)"}},
+		{cmdBench, &cli.StringFlag{Name: "n-depth", Aliases: []string{"d"}, Value: "0", Usage: "context depths"}},
+		{cmdBench, &cli.IntFlag{Name: "repetitions", Aliases: []string{"r"}, Value: 5}},
+		{cmdBench, &cli.StringFlag{Name: "modes", Value: "full,h2o", Usage: "policies: full, h2o, window, sink"}},
+		{cmdBench, &cli.StringFlag{Name: "budgets", Value: "2048", Usage: "cache budgets B for evicting modes"}},
+		{cmdBench, &cli.Float64Flag{Name: "heavy-ratio", Value: 0.5, Usage: "h2o heavy hitters as a share of the budget: H = ratio*B, rounded"}},
+		{cmdBench, &cli.BoolFlag{Name: "rolling", Value: true, Usage: "position rolling for evicting modes"}},
+		{cmdBench, &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "md", Usage: "md or json"}},
+		{cmdBench, &cli.StringFlag{Name: "note", Value: "", Usage: "a line printed under the table (e.g. 'random weights: speed only')"}},
+		{cmdBench, &cli.BoolFlag{Name: "scores", Usage: "also collect attention scores in modes that do not need them (measures the patch's cost)"}},
+		{cmdBench, &cli.BoolFlag{Name: "profile-ops", Usage: "with --parallel: time every graph node of the decode steps and print where a step's time goes (each node then runs alone and is waited for: slower, not a speed measurement)"}},
+		{cmdBench, &cli.StringFlag{Name: "parallel", Aliases: []string{"np"}, Usage: "batched throughput instead: N sequences (list, and/or auto = as many as fit in memory) each read a prompt of -p tokens, then generate -n tokens together"}},
+
+		// gguf random
+		{cmdGGUFRandom, &cli.StringFlag{Name: "preset", Value: "tiny", Usage: "shape: " + strings.Join(gguf.PresetNames(), ", ")}},
+		{cmdGGUFRandom, &cli.StringFlag{Name: "type", Value: "q4_0", Usage: "weight type: f32, f16, q8_0, q4_0"}},
+		{cmdGGUFRandom, &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "output `FILE`"}},
+		{cmdGGUFRandom, &cli.Int64Flag{Name: "seed", Value: 1}},
+		{cmdGGUFRandom, &cli.IntFlag{Name: "layers", Usage: "override the number of layers"}},
+		{cmdGGUFRandom, &cli.IntFlag{Name: "ctx", Usage: "override the trained context length"}},
 	}
-	prefill, err := session.ParsePrefillMode(c.String("prefill"))
-	if err != nil {
-		return session.Options{}, err
+}
+
+// heavyFlag is --num_heavy_hitter_tokens with a command's default H (0: none).
+func heavyFlag(def int, note string) cli.Flag {
+	return &cli.IntFlag{Name: "num_heavy_hitter_tokens", Aliases: []string{"num-heavy-hitter-tokens", "heavy"}, Value: def,
+		Usage: "heavy hitters H (-1 = half the window; with --recent or --recent-share, H + R must equal B" + note + ")"}
+}
+
+// budgetFlag is --num_window_length with a command's default B.
+func budgetFlag(def int) cli.Flag {
+	return &cli.IntFlag{Name: "num_window_length", Aliases: []string{"num-window-length", "budget", "B"}, Value: def, Usage: "cache budget B in tokens (heavy hitters + recent)"}
+}
+
+// policyDefaultText says which policy a command uses without --mode.
+const policyDefaultText = "run: h2o, ppl: --policies, stream and summarize: full"
+
+// policyAsked reports whether --mode or --enable_h2o_generation names the policy.
+func policyAsked(c *cli.Context) bool {
+	return c.IsSet("mode") || c.Bool("enable_h2o_generation")
+}
+
+// askedPolicy is the policy of --mode and --enable_h2o_generation, else def.
+func askedPolicy(c *cli.Context, def h2o.Policy) (h2o.Policy, error) {
+	mode := c.String("mode")
+	switch {
+	case mode == "" && c.Bool("enable_h2o_generation"):
+		return h2o.H2O, nil
+	case mode == "":
+		return def, nil
 	}
-	return session.Options{
-		Policy: cfg, Prefill: prefill, Chunk: c.Int("batch-size"), NCtx: c.Int("ctx-size"),
+	p, err := h2o.ParsePolicy(mode)
+	if err == nil && c.Bool("enable_h2o_generation") && p != h2o.H2O {
+		err = fmt.Errorf("--enable_h2o_generation contradicts --mode %s", mode)
+	}
+	return p, err
+}
+
+// splitAsked reports whether a flag gives the h2o split or the recent window.
+func splitAsked(c *cli.Context) bool {
+	return c.IsSet("num_heavy_hitter_tokens") || c.IsSet("recent") || c.IsSet("recent-share")
+}
+
+// policyRequest is what the policy flags ask of policy p, exactly: a size is
+// in the request only when its flag is given, except that h2o without any
+// split flag takes the command's default heavy hitters. rolling is the
+// command's default for --enable_position_rolling. Score rule, aggregation
+// and granularity are left to the caller (ppl takes lists of them).
+func policyRequest(c *cli.Context, p h2o.Policy, rolling bool) (h2o.Config, error) {
+	req := h2o.Config{Policy: p, Budget: c.Int("num_window_length"), SinkTokens: c.Int("sink-tokens"), Rolling: rolling}
+	if c.IsSet("enable_position_rolling") {
+		req.Rolling = c.Bool("enable_position_rolling")
+	}
+	if c.IsSet("recent-share") {
+		if req.RecentShare = c.Float64("recent-share"); req.RecentShare == 0 {
+			return req, errors.New("--recent-share 0: want 0 < F < 1")
+		}
+	}
+	if c.IsSet("recent") {
+		req.Recent = c.Int("recent")
+	}
+	if c.IsSet("num_heavy_hitter_tokens") || (p == h2o.H2O && !splitAsked(c)) {
+		req.HeavyHitters = c.Int("num_heavy_hitter_tokens")
+	}
+	return req, nil
+}
+
+// withScoring adds the single-valued --h2o-score, --h2o-aggregate and --granularity.
+func withScoring(c *cli.Context, req h2o.Config) (h2o.Config, error) {
+	var err error
+	if req.Score, err = h2o.ParseScoreRule(c.String("h2o-score")); err != nil {
+		return req, err
+	}
+	if req.Aggregate, err = h2o.ParseAggregate(c.String("h2o-aggregate")); err != nil {
+		return req, err
+	}
+	req.Granularity, err = h2o.ParseGranularity(c.String("granularity"))
+	return req, err
+}
+
+// generationRequest is the policy of a generating command: --mode's, else
+// def; rolling is the default for --enable_position_rolling.
+func generationRequest(c *cli.Context, def h2o.Policy, rolling bool) (h2o.Config, error) {
+	p, err := askedPolicy(c, def)
+	if err != nil {
+		return h2o.Config{}, err
+	}
+	req, err := policyRequest(c, p, rolling)
+	if err != nil {
+		return req, err
+	}
+	return withScoring(c, req)
+}
+
+// sessionOptions gathers the session options of the flags around a policy request.
+func sessionOptions(c *cli.Context, policy h2o.Config) (session.Options, error) {
+	o := session.Options{
+		Policy: policy, Chunk: c.Int("batch-size"), NCtx: c.Int("ctx-size"),
 		Threads: c.Int("threads"), FlashAttn: c.String("flash-attn"),
 		TypeK: c.String("cache-type-k"), TypeV: c.String("cache-type-v"),
-	}, nil
+	}
+	var err error
+	o.Prefill, err = session.ParsePrefillMode(c.String("prefill"))
+	return o, err
 }
 
-// resolveModelPath picks -m, else the evaluation model in ../shared/models
-// (next to the repository holding this binary, or the working directory).
+// sharedPath finds rel in ../shared beside the repository holding this
+// binary, or beside the working directory.
+func sharedPath(rel string) (string, bool) {
+	var candidates []string
+	if exe, err := os.Executable(); err == nil {
+		candidates = append(candidates, filepath.Join(filepath.Dir(exe), "..", "..", "shared", rel))
+	}
+	candidates = append(candidates, filepath.Join("..", "shared", rel))
+	for _, p := range candidates {
+		if _, err := os.Stat(p); err == nil {
+			return filepath.Clean(p), true
+		}
+	}
+	return "", false
+}
+
+// resolveModelPath picks -m, else the evaluation model in ../shared/models.
 func resolveModelPath(c *cli.Context) (string, error) {
 	if p := c.String("model"); p != "" {
 		return p, nil
 	}
-	var candidates []string
-	if exe, err := os.Executable(); err == nil {
-		candidates = append(candidates, filepath.Join(filepath.Dir(exe), "..", "..", "shared", "models", defaultModelName))
-	}
-	candidates = append(candidates, filepath.Join("..", "shared", "models", defaultModelName))
-	for _, p := range candidates {
-		if _, err := os.Stat(p); err == nil {
-			p = filepath.Clean(p)
-			fmt.Fprintf(os.Stderr, "h2o: no -m given: using the evaluation model %s\n", p)
-			return p, nil
-		}
+	if p, ok := sharedPath(filepath.Join("models", defaultModelName)); ok {
+		fmt.Fprintf(os.Stderr, "h2o: no -m given: using the evaluation model %s\n", p)
+		return p, nil
 	}
 	return "", errors.New("no model: pass a GGUF file with -m FILE (the default evaluation model ../shared/models/" + defaultModelName + " is not present)")
 }
@@ -160,8 +327,7 @@ func warnPastTrained(m *binding.Model, st session.Stats) {
 }
 
 // tinyModelParams: below this size one thread beats llama.cpp's thread pool,
-// whose barriers dominate tiny matrices (14 min instead of 11 s for 20 XSUM
-// samples of stories260K on a busy 2-core machine).
+// whose barriers dominate tiny matrices.
 const tinyModelParams = 5_000_000
 
 // withThreadDefault runs a tiny model on one thread unless -t is given.
@@ -187,28 +353,33 @@ func openSession(c *cli.Context, opts session.Options) (s *session.Session, clos
 	return s, func() { s.Close(); m.Close() }, nil
 }
 
-// recentFor passes --recent to the policies that take it directly (h2o
-// derives its recent window from the heavy hitters).
-func recentFor(p h2o.Policy, recent int) int {
-	if p == h2o.H2O {
-		return 0
+// parseList parses each comma-separated item of s, dropping repeats.
+func parseList[T comparable](s string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := parse(f)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
 	}
-	return recent
+	return out, nil
 }
 
-// heavyFor is the number of h2o heavy hitters in a budget b: from
-// --num_heavy_hitter_tokens, --recent-share or --recent when given, else
-// ratio*b (ratio < 0: half the budget).
-func heavyFor(c *cli.Context, b int, ratio float64) int {
-	switch {
-	case c.IsSet("num_heavy_hitter_tokens"):
-		return c.Int("num_heavy_hitter_tokens")
-	case c.IsSet("recent-share"):
-		return b - max(1, int(math.Round(c.Float64("recent-share")*float64(b))))
-	case c.IsSet("recent"):
-		return b - c.Int("recent")
-	case ratio < 0:
-		return b / 2
+// parseCount reads a non-negative count; a k suffix multiplies by 1024.
+func parseCount(f string) (int, error) {
+	lower := strings.ToLower(f)
+	v, err := strconv.Atoi(strings.TrimSuffix(lower, "k"))
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("bad number %q", f)
 	}
-	return int(math.Round(ratio * float64(b)))
+	if strings.HasSuffix(lower, "k") {
+		v *= 1024
+	}
+	return v, nil
 }

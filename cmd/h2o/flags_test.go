@@ -1,25 +1,39 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/h2o-kv/h2o/h2o"
 	"github.com/urfave/cli/v2"
 )
 
-// parsePolicy runs the policy flags through a throwaway command.
-func parsePolicy(t *testing.T, args ...string) (h2o.Config, error) {
+// parseWith runs args through a throwaway command with cmd's flags and
+// returns what action makes of them.
+func parseWith[T any](t *testing.T, cmd command, action func(*cli.Context) (T, error), args ...string) (T, error) {
 	t.Helper()
-	var cfg h2o.Config
-	var perr error
-	app := &cli.App{Flags: policyFlags(-1, 256), Action: func(c *cli.Context) error {
-		cfg, perr = policyConfig(c)
+	var out T
+	var aerr error
+	app := &cli.App{Flags: flagsFor(cmd), Action: func(c *cli.Context) error {
+		out, aerr = action(c)
 		return nil
 	}}
 	if err := app.Run(append([]string{"h2o"}, args...)); err != nil {
-		t.Fatal(err)
+		return out, err
 	}
-	return cfg, perr
+	return out, aerr
+}
+
+// parsePolicy resolves the policy the stream command's flags ask for.
+func parsePolicy(t *testing.T, args ...string) (h2o.Resolved, error) {
+	t.Helper()
+	return parseWith(t, cmdStream, func(c *cli.Context) (h2o.Resolved, error) {
+		req, err := generationRequest(c, h2o.Full, false)
+		if err != nil {
+			return h2o.Resolved{}, err
+		}
+		return req.Resolve()
+	}, args...)
 }
 
 func TestPolicyFlagsRecipeNames(t *testing.T) {
@@ -30,8 +44,8 @@ func TestPolicyFlagsRecipeNames(t *testing.T) {
 	if cfg, _ := parsePolicy(t); cfg.Policy != h2o.Full {
 		t.Fatalf("default policy %s, want full", cfg.Policy)
 	}
-	if cfg, _ := parsePolicy(t, "--enable_h2o_generation"); cfg.HeavyHitters != 128 {
-		t.Fatalf("H default %d, want half of 256", cfg.HeavyHitters)
+	if cfg, _ := parsePolicy(t, "--enable_h2o_generation", "--num_heavy_hitter_tokens", "-1", "--num_window_length", "101"); cfg.HeavyHitters != 50 || cfg.Recent != 51 {
+		t.Fatalf("-1 is half the window: %+v", cfg)
 	}
 }
 
@@ -39,21 +53,35 @@ func TestPolicyFlagsRecentAndErrors(t *testing.T) {
 	if cfg, err := parsePolicy(t, "--mode", "h2o", "--num_window_length", "64", "--recent-share", "0.75"); err != nil || cfg.Recent != 48 || cfg.HeavyHitters != 16 {
 		t.Fatalf("recent share: %+v %v", cfg, err)
 	}
-	if cfg, err := parsePolicy(t, "--mode", "h2o", "--num_window_length", "64", "--recent", "40"); err != nil || cfg.Recent != 40 {
+	if cfg, err := parsePolicy(t, "--mode", "h2o", "--num_window_length", "64", "--recent", "40"); err != nil || cfg.Recent != 40 || cfg.HeavyHitters != 24 {
 		t.Fatalf("recent: %+v %v", cfg, err)
+	}
+	if cfg, err := parsePolicy(t, "--mode", "h2o", "--budget", "64", "--recent", "40", "--heavy", "24"); err != nil || cfg.Recent != 40 || cfg.HeavyHitters != 24 {
+		t.Fatalf("heavy and recent that fill the budget: %+v %v", cfg, err)
 	}
 	if cfg, err := parsePolicy(t, "--mode", "sink", "--num_window_length", "64"); err != nil || cfg.SinkTokens != 4 || cfg.Recent != 60 {
 		t.Fatalf("sink: %+v %v", cfg, err)
 	}
+	if cfg, err := parsePolicy(t, "--mode", "window", "--budget", "64", "--recent-share", "0.5"); err != nil || cfg.Recent != 32 {
+		t.Fatalf("window recent share: %+v %v", cfg, err)
+	}
 	for _, bad := range [][]string{
 		{"--enable_h2o_generation", "--num_heavy_hitter_tokens", "256"}, // H = B
 		{"--mode", "h2o", "--recent-share", "1"},
+		{"--mode", "h2o", "--recent-share", "0"},
 		{"--mode", "window", "--enable_h2o_generation"},
 		{"--mode", "lru"},
 		{"--mode", "h2o", "--h2o-score", "median"},
+		{"--mode", "h2o", "--recent", "500", "--budget", "64"},                 // was H32+R32
+		{"--mode", "h2o", "--recent", "40", "--heavy", "30", "--budget", "64"}, // was H30+R34
+		{"--mode", "h2o", "--recent", "40", "--recent-share", "0.5"},
+		{"--mode", "h2o", "--heavy", "-2"}, // was half
+		{"--mode", "window", "--heavy", "30"},
+		{"--mode", "full", "--recent", "30"},
+		{"--enable_position_rolling"}, // full never evicts
 	} {
-		if _, err := parsePolicy(t, bad...); err == nil {
-			t.Errorf("%v accepted", bad)
+		if cfg, err := parsePolicy(t, bad...); err == nil {
+			t.Errorf("%v accepted: %s", bad, cfg)
 		}
 	}
 }
@@ -75,5 +103,144 @@ func TestPolicyFlagsGranularity(t *testing.T) {
 		if _, err := parsePolicy(t, bad...); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
+	}
+}
+
+// run's defaults (h2o, budget 128, rolling) apply only without a policy flag.
+func TestRunDefaults(t *testing.T) {
+	runPolicy := func(args ...string) (h2o.Resolved, error) {
+		return parseWith(t, cmdRun, func(c *cli.Context) (h2o.Resolved, error) {
+			req, err := generationRequest(c, h2o.H2O, !policyAsked(c))
+			if err != nil {
+				return h2o.Resolved{}, err
+			}
+			return req.Resolve()
+		}, args...)
+	}
+	if cfg, err := runPolicy(); err != nil || cfg.String() != "h2o B=128 H=64 R=64" || !cfg.Rolling {
+		t.Fatalf("run default: %+v %v", cfg, err)
+	}
+	if cfg, err := runPolicy("--enable_h2o_generation"); err != nil || cfg.Rolling {
+		t.Fatalf("the recipe's flag keeps its default (no rolling): %+v %v", cfg, err)
+	}
+	if cfg, err := runPolicy("--mode", "full"); err != nil || cfg.Evicts() {
+		t.Fatalf("run --mode full: %+v %v", cfg, err)
+	}
+}
+
+// Each command accepts exactly the flags it honours.
+func TestFlagScopes(t *testing.T) {
+	accepts := func(cmd command, args ...string) bool {
+		_, err := parseWith(t, cmd, func(*cli.Context) (bool, error) { return true, nil }, args...)
+		return err == nil || !strings.Contains(err.Error(), "flag provided but not defined")
+	}
+	recipe := []string{"--enable_h2o_generation", "--num_heavy_hitter_tokens", "8", "--num_window_length", "16", "--enable_position_rolling"}
+	llama := []string{"-m", "x.gguf", "-ngl", "0", "-c", "64", "-t", "1", "-fa", "off", "-ctk", "f16", "-ctv", "f16", "-b", "8", "-ub", "8"}
+	for _, cmd := range []command{cmdRun, cmdStream, cmdSummarize, cmdPPL} {
+		if !accepts(cmd, append(recipe, llama...)...) {
+			t.Errorf("command %b refuses the recipe's or llama.cpp's flags", cmd)
+		}
+	}
+	if !accepts(cmdBench, llama...) {
+		t.Error("bench refuses llama.cpp's flags")
+	}
+	if !accepts(cmdSummarize, "--input-path", "in.jsonl", "--output-path", "out.jsonl", "--model-name", "x.gguf", "--sample_num", "3", "--seed", "1") {
+		t.Error("summarize refuses the recipe's flags")
+	}
+	for _, c := range []struct {
+		cmd  command
+		args []string
+	}{
+		{cmdAttn, []string{"--num_window_length", "16"}},
+		{cmdAttn, []string{"--mode", "h2o"}},
+		{cmdAttn, []string{"-c", "64"}},
+		{cmdBench, []string{"--prefill", "full"}},
+		{cmdBench, []string{"--h2o-score", "mean"}},
+		{cmdRun, []string{"--budgets", "64"}},
+		{cmdStream, []string{"--seed", "1"}},
+	} {
+		if accepts(c.cmd, c.args...) {
+			t.Errorf("command %b accepts %v, which it ignores", c.cmd, c.args)
+		}
+	}
+	if fa, _ := parseWith(t, cmdPPL, func(c *cli.Context) (string, error) { return c.String("flash-attn"), nil }); fa != "off" {
+		t.Errorf("ppl flash attention default %q, want off", fa)
+	}
+}
+
+func TestFlagTableOneEntryPerCommand(t *testing.T) {
+	for bit := command(1); bit <= cmdGGUFRandom; bit <<= 1 {
+		seen := map[string]bool{}
+		for _, f := range flagsFor(bit) {
+			for _, n := range f.Names() {
+				if seen[n] {
+					t.Errorf("command %b: flag name %s twice", bit, n)
+				}
+				seen[n] = true
+			}
+		}
+	}
+}
+
+// ppl's grid: --heavy-ratio gives the split unless another flag does, and
+// never together with a contradicting one.
+func TestPPLSweep(t *testing.T) {
+	runs := func(args ...string) ([]h2o.Config, error) {
+		return parseWith(t, cmdPPL, func(c *cli.Context) ([]h2o.Config, error) {
+			policies, err := pplPolicies(c)
+			if err != nil {
+				return nil, err
+			}
+			req, err := policyRequest(c, policies[0], c.Bool("beyond"))
+			if err != nil {
+				return nil, err
+			}
+			sw, err := pplSweep(c, req, policies)
+			if err != nil {
+				return nil, err
+			}
+			sw.Budgets = []int{64}
+			return sw.Expand()
+		}, args...)
+	}
+	resolveAll := func(reqs []h2o.Config) ([]string, error) {
+		var out []string
+		for _, r := range reqs {
+			p, err := r.Resolve()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p.String())
+		}
+		return out, nil
+	}
+	reqs, err := runs("--heavy-ratio", "0.25,0.5", "--policies", "full,h2o,sink")
+	got, rerr := resolveAll(reqs)
+	if want := "full|h2o B=64 H=16 R=48|h2o B=64 H=32 R=32|sink B=64 S=4 R=60"; err != nil || rerr != nil || strings.Join(got, "|") != want {
+		t.Fatalf("grid %q (%v %v), want %q", got, err, rerr, want)
+	}
+	reqs, err = runs("--mode", "h2o", "--recent", "48")
+	if got, rerr := resolveAll(reqs); err != nil || rerr != nil || strings.Join(got, "|") != "h2o B=64 H=16 R=48" {
+		t.Fatalf("--recent replaces the default ratio: %q %v %v", got, err, rerr)
+	}
+	reqs, err = runs("--mode", "h2o", "--recent", "48", "--heavy-ratio", "0.5")
+	if _, rerr := resolveAll(reqs); err == nil && rerr == nil {
+		t.Fatal("--heavy-ratio 0.5 next to --recent 48 of 64 accepted")
+	}
+	if _, err := runs("--policies", "full,window", "--heavy-ratio", "0.25"); err == nil {
+		t.Fatal("--heavy-ratio without h2o accepted")
+	}
+	if _, err := runs("--mode", "full", "--recent", "8"); err == nil {
+		t.Fatal("--recent with only the full cache accepted")
+	}
+	if _, err := runs("--mode", "h2o", "--policies", "window"); err == nil {
+		t.Fatal("--mode next to --policies accepted")
+	}
+	if _, err := runs("--mode", "h2o", "--granularity", "head", "--h2o-aggregate", "max"); err == nil {
+		t.Fatal("head granularity without the sum aggregation accepted")
+	}
+	reqs, err = runs("--mode", "h2o", "--beyond")
+	if err != nil || len(reqs) != 1 || !reqs[0].Rolling {
+		t.Fatalf("--beyond turns rolling on: %+v %v", reqs, err)
 	}
 }

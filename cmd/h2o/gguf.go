@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/h2o-kv/h2o/gguf"
@@ -20,15 +19,8 @@ func ggufCommand() *cli.Command {
 				Name:      "random",
 				Usage:     "write a Llama model with seeded random weights (speed benchmarks only: the text is noise)",
 				ArgsUsage: " ",
-				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "preset", Value: "tiny", Usage: "shape: " + strings.Join(gguf.PresetNames(), ", ")},
-					&cli.StringFlag{Name: "type", Value: "q4_0", Usage: "weight type: f32, f16, q8_0, q4_0"},
-					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "output `FILE`"},
-					&cli.Int64Flag{Name: "seed", Value: 1},
-					&cli.IntFlag{Name: "layers", Usage: "override the number of layers"},
-					&cli.IntFlag{Name: "ctx", Usage: "override the trained context length"},
-				},
-				Action: ggufRandomAction,
+				Flags:     flagsFor(cmdGGUFRandom),
+				Action:    ggufRandomAction,
 			},
 			{
 				Name:      "info",

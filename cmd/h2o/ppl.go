@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -21,24 +22,6 @@ const defaultTextDir = "data/text/valid"
 
 // pplCommand measures the perplexity of text under each policy and budget.
 func pplCommand() *cli.Command {
-	flags := append(modelFlags(), policyFlags(-1, 256)...)
-	flags = append(flags,
-		&cli.StringFlag{Name: "policies", Value: "full,h2o,window,sink", Usage: "policies to evaluate (comma-separated: full, h2o, window, sink)"},
-		&cli.StringFlag{Name: "budgets", Value: "64,128,256,512,1024", Usage: "cache budgets B (comma-separated; N% = N percent of the longest evaluated document)"},
-		&cli.StringFlag{Name: "heavy-ratio", Value: "0.5", Usage: "h2o heavy hitters as a share of the budget: H = ratio*B (comma-separated to compare; --num_heavy_hitter_tokens, --recent-share or --recent override)"},
-		&cli.BoolFlag{Name: "rolling-both", Usage: "evaluate each evicting policy with and without position rolling"},
-		&cli.StringSliceFlag{Name: "input-path", Aliases: []string{"i"}, Usage: "text `FILE`s or directories (also as arguments; default ../shared/" + defaultTextDir + " when present)"},
-		&cli.IntFlag{Name: "docs", Usage: "evaluate the first N documents (0 = all)"},
-		&cli.BoolFlag{Name: "concat", Usage: "join all inputs (after --docs) into one document, e.g. to read past the trained context"},
-		&cli.IntFlag{Name: "max-tokens", Usage: "evaluate the first N tokens of each document, BOS included (0 = all)"},
-		&cli.IntFlag{Name: "min-tokens", Usage: "skip documents shorter than N tokens (before --docs counts them)"},
-		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "md", Usage: "md (Markdown table) or json (one record per policy and budget)"},
-		&cli.StringFlag{Name: "json-out", Usage: "also write the JSON records to `FILE` (with -o md)"},
-		&cli.BoolFlag{Name: "kl", Value: true, Usage: "KL divergence and top-1 agreement with a full cache run in lockstep (--kl=false to skip)"},
-		&cli.BoolFlag{Name: "beyond", Usage: "past the trained context: perplexity per window of --chunk-size tokens; rolling on unless --enable_position_rolling=false"},
-		&cli.IntFlag{Name: "chunk-size", Usage: "report perplexity per window of N tokens (default with --beyond: the trained context)"},
-		&cli.IntFlag{Name: "parallel", Aliases: []string{"j"}, Value: 1, Usage: "sessions decoded at once, each with -t threads"},
-	)
 	return &cli.Command{
 		Name:      "ppl",
 		Usage:     "perplexity, KL and top-1 agreement with the full cache of text under each policy and budget",
@@ -53,31 +36,30 @@ func pplCommand() *cli.Command {
 			"combination is evaluated for h2o in the same run (one table, one full-cache reference);\n" +
 			"aggregations other than sum apply to granularity token only.\n\n" +
 			"Example: h2o ppl -t 1 --docs 4 --max-tokens 2048 --budgets 64,128,256,512 -o json",
-		Flags:  flags,
+		Flags:  flagsFor(cmdPPL),
 		Action: pplAction,
 	}
 }
 
 func pplAction(c *cli.Context) error {
-	if c.Bool("beyond") && !c.IsSet("enable_position_rolling") {
-		c.Set("enable_position_rolling", "true")
-	}
 	format := c.String("output")
 	if format != "md" && format != "json" {
 		return fmt.Errorf("output %q: want md or json", format)
 	}
-	vars, err := h2oVariants(c)
-	if err != nil {
-		return err
-	}
-	base, err := sessionOptions(c)
-	if err != nil {
-		return err
-	}
-	if !c.IsSet("flash-attn") {
-		base = base.Comparable()
-	}
 	policies, err := pplPolicies(c)
+	if err != nil {
+		return err
+	}
+	// --beyond reads past the trained context: rolling unless told otherwise.
+	req, err := policyRequest(c, policies[0], c.Bool("beyond"))
+	if err != nil {
+		return err
+	}
+	sweep, err := pplSweep(c, req, policies)
+	if err != nil {
+		return err
+	}
+	base, err := sessionOptions(c, h2o.Config{})
 	if err != nil {
 		return err
 	}
@@ -122,59 +104,12 @@ func pplAction(c *cli.Context) error {
 		return err
 	}
 	if !c.IsSet("budgets") && c.IsSet("num_window_length") {
-		budgets = []int{base.Policy.Budget}
+		budgets = []int{req.Budget}
 	}
-
-	// An explicit split (--num_heavy_hitter_tokens, --recent-share or --recent)
-	// replaces --heavy-ratio.
-	if c.IsSet("num_heavy_hitter_tokens") || c.IsSet("recent-share") || c.IsSet("recent") {
-		vars.ratios = vars.ratios[:1]
-	}
-	rollings := []bool{base.Policy.Rolling}
-	if c.Bool("rolling-both") {
-		rollings = []bool{false, true}
-	}
-	var runs []h2o.Config
-	for _, p := range policies {
-		if p == h2o.Full {
-			runs = append(runs, h2o.Config{Policy: h2o.Full, Aggregate: vars.aggs[0], Score: vars.scores[0], Granularity: h2o.PerToken})
-			continue
-		}
-		for _, b := range budgets {
-			for _, rolling := range rollings {
-				// From the flags, not base.Policy: Normalize filled in defaults for --mode's policy.
-				cfg := base.Policy
-				cfg.Policy, cfg.Budget, cfg.Rolling = p, b, rolling
-				cfg.SinkTokens, cfg.Recent, cfg.HeavyHitters = c.Int("sink-tokens"), c.Int("recent"), c.Int("num_heavy_hitter_tokens")
-				cfg.Granularity = h2o.PerToken // window and sink keep the same tokens in every head
-				if p != h2o.H2O {
-					if cfg, err = cfg.Normalize(); err != nil {
-						return fmt.Errorf("budget %d: %w", b, err)
-					}
-					runs = append(runs, cfg)
-					continue
-				}
-				cfg.Recent = 0 // h2o derives it from H
-				for _, ratio := range vars.ratios {
-					cfg.HeavyHitters = heavyFor(c, b, ratio)
-					for _, gran := range vars.grans {
-						for _, agg := range vars.aggs {
-							if gran == h2o.PerHead && agg != h2o.AggSum {
-								continue // a head's score is its group's sum
-							}
-							for _, score := range vars.scores {
-								cfg.Aggregate, cfg.Score, cfg.Granularity = agg, score, gran
-								n, err := cfg.Normalize()
-								if err != nil {
-									return fmt.Errorf("budget %d: %w", b, err)
-								}
-								runs = append(runs, n)
-							}
-						}
-					}
-				}
-			}
-		}
+	sweep.Budgets = budgets
+	runs, err := sweep.Expand()
+	if err != nil {
+		return err
 	}
 	chunk := c.Int("chunk-size")
 	if c.Bool("beyond") && chunk == 0 {
@@ -244,153 +179,105 @@ func writeJSONFile(path string, recs []eval.Record) error {
 	return f.Close()
 }
 
-// h2oVariant holds the lists of h2o settings to compare.
-type h2oVariant struct {
-	aggs   []h2o.Aggregate
-	scores []h2o.ScoreRule
-	ratios []float64
-	grans  []h2o.Granularity
+// pplSweep is the grid of runs the flags ask for (budgets are added once the
+// documents are read): the lists of --h2o-aggregate, --h2o-score,
+// --granularity and --heavy-ratio, and rolling with and without under
+// --rolling-both. --heavy-ratio is the split unless another flag gives one.
+func pplSweep(c *cli.Context, base h2o.Config, policies []h2o.Policy) (h2o.Sweep, error) {
+	sw := h2o.Sweep{Base: base, Policies: policies}
+	// A flag that configures no listed policy is refused, not ignored.
+	if !slices.Contains(policies, h2o.H2O) {
+		for _, f := range []string{"num_heavy_hitter_tokens", "heavy-ratio", "h2o-score", "h2o-aggregate", "granularity"} {
+			if c.IsSet(f) {
+				return sw, fmt.Errorf("--%s configures h2o, which the policies leave out", f)
+			}
+		}
+	}
+	if !slices.ContainsFunc(policies, func(p h2o.Policy) bool { return p != h2o.Full }) {
+		for _, f := range []string{"budgets", "num_window_length", "recent", "recent-share", "sink-tokens", "enable_position_rolling", "rolling-both"} {
+			if c.IsSet(f) {
+				return sw, fmt.Errorf("--%s configures eviction: full keeps every token", f)
+			}
+		}
+	}
+	var err error
+	if sw.Aggregates, err = parseList(c.String("h2o-aggregate"), h2o.ParseAggregate); err != nil {
+		return sw, err
+	}
+	if sw.Scores, err = parseList(c.String("h2o-score"), h2o.ParseScoreRule); err != nil {
+		return sw, err
+	}
+	if sw.Granularities, err = parseList(c.String("granularity"), h2o.ParseGranularity); err != nil {
+		return sw, err
+	}
+	if c.IsSet("heavy-ratio") || !splitAsked(c) {
+		sw.HeavyRatios, err = parseList(c.String("heavy-ratio"), func(s string) (float64, error) {
+			r, err := strconv.ParseFloat(s, 64)
+			if err != nil || r < 0 || r >= 1 {
+				return 0, fmt.Errorf("--heavy-ratio %q: want 0 <= ratio < 1", s)
+			}
+			return r, nil
+		})
+		if err != nil {
+			return sw, err
+		}
+	}
+	if len(sw.Aggregates) == 0 || len(sw.Scores) == 0 || len(sw.Granularities) == 0 || (sw.HeavyRatios != nil && len(sw.HeavyRatios) == 0) {
+		return sw, fmt.Errorf("--h2o-aggregate, --h2o-score, --heavy-ratio and --granularity need at least one value")
+	}
+	if c.Bool("rolling-both") {
+		sw.Rolling = []bool{false, true}
+	}
+	return sw, nil
 }
 
-// h2oVariants reads the comma-separated --h2o-aggregate, --h2o-score,
-// --heavy-ratio and --granularity, and leaves in the shared flags (which take
-// one value) the first of each, or for --granularity token when listed (the
-// shared flags also configure window and sink).
-
-func h2oVariants(c *cli.Context) (h2oVariant, error) {
-	var v h2oVariant
-	aggs, scores := splitList(c.String("h2o-aggregate")), splitList(c.String("h2o-score"))
-	for _, a := range aggs {
-		agg, err := h2o.ParseAggregate(a)
-		if err != nil {
-			return v, err
-		}
-		v.aggs = append(v.aggs, agg)
-	}
-	for _, s := range scores {
-		r, err := h2o.ParseScoreRule(s)
-		if err != nil {
-			return v, err
-		}
-		v.scores = append(v.scores, r)
-	}
-	for _, s := range splitList(c.String("heavy-ratio")) {
-		r, err := strconv.ParseFloat(s, 64)
-		if err != nil || r < 0 || r >= 1 {
-			return v, fmt.Errorf("--heavy-ratio %q: want 0 <= ratio < 1", s)
-		}
-		v.ratios = append(v.ratios, r)
-	}
-	if f := c.Float64("recent-share"); c.IsSet("recent-share") && (f <= 0 || f >= 1) {
-		return v, fmt.Errorf("--recent-share %g: want 0 < F < 1", f)
-	}
-	grans := splitList(c.String("granularity"))
-	for _, s := range grans {
-		g, err := h2o.ParseGranularity(s)
-		if err != nil {
-			return v, err
-		}
-		if !slices.Contains(v.grans, g) {
-			v.grans = append(v.grans, g)
-		}
-	}
-	if len(v.aggs) == 0 || len(v.scores) == 0 || len(v.ratios) == 0 || len(v.grans) == 0 {
-		return v, fmt.Errorf("--h2o-aggregate, --h2o-score, --heavy-ratio and --granularity need at least one value")
-	}
-	if len(grans) > 1 || (len(v.grans) == 1 && v.grans[0] == h2o.PerHead) {
-		// The shared flags must also suit window and sink (token only);
-		// the h2o runs get their granularity from the list.
-		c.Set("granularity", string(h2o.PerToken))
-	}
-	if len(v.grans) == 1 && v.grans[0] == h2o.PerHead && !slices.ContainsFunc(v.aggs, func(a h2o.Aggregate) bool { return a == h2o.AggSum }) {
-		return v, fmt.Errorf("granularity head ranks each KV head by its group's summed attention: --h2o-aggregate must include sum")
-	}
-	if len(aggs) > 1 {
-		c.Set("h2o-aggregate", aggs[0])
-	}
-	if len(scores) > 1 {
-		c.Set("h2o-score", scores[0])
-	}
-	return v, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-// pplPolicies reads --policies; --mode or --enable_h2o_generation alone select one policy.
+// pplPolicies reads --policies, or the one policy --mode or
+// --enable_h2o_generation names.
 func pplPolicies(c *cli.Context) ([]h2o.Policy, error) {
-	list := c.String("policies")
-	if !c.IsSet("policies") {
-		if c.IsSet("mode") {
-			list = c.String("mode")
-		} else if c.Bool("enable_h2o_generation") {
-			list = "h2o"
+	if policyAsked(c) {
+		if c.IsSet("policies") {
+			return nil, errors.New("--policies and --mode (or --enable_h2o_generation) both name the policies: give one")
 		}
+		p, err := askedPolicy(c, h2o.Full)
+		return []h2o.Policy{p}, err
 	}
-	var out []h2o.Policy
-	for _, f := range splitList(list) {
-		p, err := h2o.ParsePolicy(f)
-		if err != nil {
-			return nil, err
-		}
-		if !slices.Contains(out, p) {
-			out = append(out, p)
-		}
+	out, err := parseList(c.String("policies"), h2o.ParsePolicy)
+	if err == nil && len(out) == 0 {
+		err = fmt.Errorf("--policies %q names no policy", c.String("policies"))
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("--policies %q names no policy", list)
-	}
-	return out, nil
+	return out, err
 }
 
 // parseBudgets reads a list of budgets; "N%" is N percent of length.
 func parseBudgets(s string, length int) ([]int, error) {
-	var out []int
-	for _, f := range splitList(s) {
-		var b int
+	out, err := parseList(s, func(f string) (int, error) {
+		bad := fmt.Errorf("budget %q: want a positive number of tokens or a percentage", f)
 		if pc, ok := strings.CutSuffix(f, "%"); ok {
 			v, err := strconv.ParseFloat(pc, 64)
 			if err != nil || v <= 0 {
-				return nil, fmt.Errorf("budget %q: want a positive number of tokens or a percentage", f)
+				return 0, bad
 			}
-			b = int(math.Round(v / 100 * float64(length)))
-		} else {
-			v, err := strconv.Atoi(f)
-			if err != nil {
-				return nil, fmt.Errorf("budget %q: want a positive number of tokens or a percentage", f)
+			if b := int(math.Round(v / 100 * float64(length))); b >= 1 {
+				return b, nil
 			}
-			b = v
+		} else if b, err := strconv.Atoi(f); err != nil {
+			return 0, bad
+		} else if b >= 1 {
+			return b, nil
 		}
-		if b < 1 {
-			return nil, fmt.Errorf("budget %q: less than one token", f)
-		}
-		out = append(out, b)
+		return 0, fmt.Errorf("budget %q: less than one token", f)
+	})
+	if err == nil && len(out) == 0 {
+		err = fmt.Errorf("--budgets %q names no budget", s)
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("--budgets %q names no budget", s)
-	}
-	return out, nil
+	return out, err
 }
 
-// defaultTextPath finds ../shared/data/text/valid beside the repository
-// holding this binary, or the working directory.
+// defaultTextPath finds ../shared/data/text/valid (see sharedPath).
 func defaultTextPath() (string, bool) {
-	var candidates []string
-	if exe, err := os.Executable(); err == nil {
-		candidates = append(candidates, filepath.Join(filepath.Dir(exe), "..", "..", "shared", defaultTextDir))
+	p, ok := sharedPath(defaultTextDir)
+	if st, err := os.Stat(p); !ok || err != nil || !st.IsDir() {
+		return "", false
 	}
-	candidates = append(candidates, filepath.Join("..", "shared", defaultTextDir))
-	for _, p := range candidates {
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return filepath.Clean(p), true
-		}
-	}
-	return "", false
+	return p, true
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/h2o-kv/h2o/h2o"
 	"github.com/h2o-kv/h2o/session"
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
@@ -15,35 +16,24 @@ const defaultPrompt = "The Debian package management system"
 
 // runCommand is the main job: one H2O generation end to end with progress.
 func runCommand() *cli.Command {
-	flags := append(modelFlags(), policyFlags(-1, 128)...)
-	flags = append(flags,
-		&cli.StringFlag{Name: "prompt", Aliases: []string{"p"}, Value: defaultPrompt, Usage: "prompt text"},
-		&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read the prompt from `FILE`"},
-		&cli.IntFlag{Name: "n-predict", Aliases: []string{"n"}, Value: 512, Usage: "tokens to generate"},
-		&cli.Float64Flag{Name: "temp", Value: 0.8, Usage: "sampling temperature (0 = greedy)"},
-		&cli.Float64Flag{Name: "top-p", Value: 0.95, Usage: "nucleus sampling cut"},
-		&cli.Uint64Flag{Name: "seed", Value: 42, Usage: "sampling seed"},
-		&cli.BoolFlag{Name: "stream", Usage: "print tokens as they come instead of a progress bar"},
-	)
 	return &cli.Command{
 		Name:  "run",
 		Usage: "generate text with H2O eviction (default: h2o, budget 128, rolling) and show its progress",
 		Description: "Feeds the prompt, then samples --n-predict tokens while the cache keeps at most the budget:\n" +
 			"the heavy hitters (most attended tokens) and the most recent ones. Without -m the evaluation\n" +
 			"model in ../shared/models is used.",
-		Flags:  flags,
+		Flags:  flagsFor(cmdRun),
 		Action: runAction,
 	}
 }
 
 func runAction(c *cli.Context) error {
-	if !c.IsSet("mode") && !c.Bool("enable_h2o_generation") {
-		c.Set("mode", "h2o")
-		if !c.IsSet("enable_position_rolling") {
-			c.Set("enable_position_rolling", "true")
-		}
+	// Without a policy flag: h2o with rolling, which generates past the trained context.
+	req, err := generationRequest(c, h2o.H2O, !policyAsked(c))
+	if err != nil {
+		return err
 	}
-	opts, err := sessionOptions(c)
+	opts, err := sessionOptions(c, req)
 	if err != nil {
 		return err
 	}
@@ -62,8 +52,9 @@ func runAction(c *cli.Context) error {
 	defer closeAll()
 	m := s.Model()
 	info := m.Info()
+	pol := s.Options().Resolved()
 	fmt.Fprintf(os.Stderr, "h2o: %s (%s, %d layers, trained context %d) | policy %s rolling=%v | %d KV cells, K %s\n",
-		m.Path(), info.Description, info.NLayer, info.NCtxTrain, s.Options().Policy, s.Options().Policy.Rolling,
+		m.Path(), info.Description, info.NLayer, info.NCtxTrain, pol, pol.Rolling,
 		s.Context().NCtx(), s.Options().TypeK)
 
 	toks, err := m.Tokenize(prompt, true, false)
@@ -98,7 +89,7 @@ func runAction(c *cli.Context) error {
 			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
 		onPiece = func(string) bool {
 			st := s.Stats()
-			bar.Describe(fmt.Sprintf("cache %d/%d, evicted %d", st.CacheUsed, max(s.Options().Policy.Budget, st.CacheUsed), st.Evictions))
+			bar.Describe(fmt.Sprintf("cache %d/%d, evicted %d", st.CacheUsed, max(pol.Budget, st.CacheUsed), st.Evictions))
 			bar.Add(1)
 			return true
 		}
@@ -114,7 +105,7 @@ func runAction(c *cli.Context) error {
 	fmt.Println()
 	st := s.Stats()
 	fmt.Fprintf(os.Stderr, "h2o: prompt %d tokens (%.1f t/s) | generated %d tokens (%.1f t/s) | cache %d tokens (budget %d) | %d evictions | finish: %s\n",
-		st.PromptTokens, st.PromptTPS(), st.GenTokens, st.GenTPS(), st.CacheUsed, s.Options().Policy.Budget, st.Evictions, res.Finish)
+		st.PromptTokens, st.PromptTPS(), st.GenTokens, st.GenTPS(), st.CacheUsed, pol.Budget, st.Evictions, res.Finish)
 	warnPastTrained(m, st)
 	return err
 }

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/h2o-kv/h2o/binding"
+	"github.com/h2o-kv/h2o/h2o"
 	"github.com/h2o-kv/h2o/session"
 	"github.com/h2o-kv/h2o/stream"
 	"github.com/urfave/cli/v2"
@@ -17,16 +18,6 @@ import (
 
 // streamCommand is the recipe's "infinite" streaming demo (run_streaming.py).
 func streamCommand() *cli.Command {
-	flags := append(modelFlags(), policyFlags(128, 256)...)
-	flags = append(flags,
-		&cli.StringFlag{Name: "input-path", Aliases: []string{"input_path", "data_root", "data-root"}, Value: "data/",
-			Usage: "MT-Bench questions: a `DIR` holding mt_bench.jsonl (the recipe's data_root) or question.jsonl, or the JSONL file itself"},
-		&cli.IntFlag{Name: "max-gen-len", Aliases: []string{"max_gen_len"}, Value: 1000, Usage: "new tokens per turn at most (greedy, until EOS)"},
-		&cli.IntFlag{Name: "loop", Value: 1, Usage: "cycle the dataset `N` times, all in one conversation"},
-		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no prompts or generated text on stdout"},
-		&cli.StringFlag{Name: "json-stats", Usage: "write one JSON line per sample to `FILE` as each sample ends"},
-		&cli.BoolFlag{Name: "no-evict-for-space", Usage: "do not make room for prompt + max-gen-len before each prompt (the recipe's evict_for_space, dead code there); evict only as tokens arrive"},
-	)
 	return &cli.Command{
 		Name:  "stream",
 		Usage: "the recipe's streaming demo: all MT-Bench turns as one endless conversation, with live progress",
@@ -34,13 +25,17 @@ func streamCommand() *cli.Command {
 			"tokenizer) to one conversation and answers it greedily, streaming words to stdout. With an evicting\n" +
 			"policy the cache keeps its budget forever; with --mode full it grows until the context is full, which\n" +
 			"ends the run with an error (the recipe's expected failure). Progress and the summary go to stderr.",
-		Flags:  flags,
+		Flags:  flagsFor(cmdStream),
 		Action: streamAction,
 	}
 }
 
 func streamAction(c *cli.Context) error {
-	opts, err := sessionOptions(c)
+	req, err := generationRequest(c, h2o.Full, false)
+	if err != nil {
+		return err
+	}
+	opts, err := sessionOptions(c, req)
 	if err != nil {
 		return err
 	}
@@ -74,7 +69,7 @@ func streamAction(c *cli.Context) error {
 	defer closeAll()
 	m := s.Model()
 
-	pol := s.Options().Policy
+	pol := s.Options().Resolved()
 	budget := pol.Budget
 	if !pol.Evicts() {
 		budget = s.Context().NCtx()

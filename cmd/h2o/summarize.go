@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -60,34 +59,12 @@ thread: llama.cpp's thread pool costs more than it gives there.`
 // cut: the recipe's text[:text.find(stop[0])] drops the last character when no
 // stop string was generated; that off-by-one is not reproduced).
 func summarizeCommand() *cli.Command {
-	flags := append(modelFlags(), policyFlags(-1, 256)...)
-	flags = append(flags, summarizeFlags()...)
 	return &cli.Command{
 		Name:        "summarize",
 		Usage:       "the recipe's summarization task (XSUM) with exact ROUGE, resumable, with a KV-budget sweep",
 		Description: summarizeDescription,
-		Flags:       flags,
+		Flags:       flagsFor(cmdSummarize),
 		Action:      summarizeAction,
-	}
-}
-
-func summarizeFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "input-path", Aliases: []string{"input_path"}, Required: true, Usage: "request JSONL `FILE` (e.g. ../shared/data/summarization/xsum_0shot.jsonl)"},
-		&cli.StringFlag{Name: "output-path", Aliases: []string{"output_path"}, Usage: "result JSONL `FILE` (with --kv-budgets one file per budget: FILE.b64.jsonl ...)"},
-		&cli.IntFlag{Name: "sample_num", Aliases: []string{"sample-num"}, Value: 500, Usage: "summarize the first N requests (0 = all)"},
-		&cli.Int64Flag{Name: "seed", Value: 42, Usage: "sampling seed; sample i uses seed + i"},
-		&cli.StringFlag{Name: "kv-budgets", Aliases: []string{"kv_budgets"}, Usage: "sweep: comma-separated budgets in tokens and/or full, e.g. 64,128,256,512,1024,full"},
-		&cli.IntFlag{Name: "shots", Usage: "K solved examples (other records, the last of the file) before each article"},
-		&cli.BoolFlag{Name: "skip-bad", Usage: "skip malformed input lines (counted) instead of stopping"},
-		&cli.BoolFlag{Name: "resume", Usage: "continue an interrupted run from its output file"},
-		&cli.BoolFlag{Name: "truncate", Usage: "keep the last prompt tokens that fit a non-evicting cache instead of failing"},
-		&cli.Float64Flag{Name: "temperature", Aliases: []string{"temp"}, DefaultText: "the request's", Usage: "override every request's temperature (0 = greedy)"},
-		&cli.IntFlag{Name: "max-tokens", DefaultText: "the request's", Usage: "override every request's max_tokens"},
-		&cli.StringFlag{Name: "on-empty", Value: "zero", Usage: "empty generation: zero (score 0, counted) | skip (left out of the averages) | fail (stop, as the recipe)"},
-		&cli.IntFlag{Name: "top-logprobs", Value: 1, Usage: "alternatives per position in top_logprobs"},
-		&cli.StringFlag{Name: "parallel", Aliases: []string{"np"}, Value: "1", Usage: "summarize N samples at once (continuous batching; `N` or auto = as many as fit in memory); greedy outputs equal the sequential ones"},
-		&cli.BoolFlag{Name: "print-running", Usage: "print the recipe's running 'rouge-1: ..., rouge-2: ..., rouge-l: ...' line after every sample"},
 	}
 }
 
@@ -108,21 +85,25 @@ func summarizeAction(c *cli.Context) error {
 	if c.String("kv-budgets") != "" {
 		return summarizeSweep(c, m, recs, n, o)
 	}
-	so, err := summarizeSessionOptions(c, m)
+	req, err := generationRequest(c, h2o.Full, false)
 	if err != nil {
 		return err
 	}
-	sum, err := evaluateBudget(c, m, so, recs, n, o, "")
+	so, err := summarizeSessionOptions(c, m, req)
+	if err != nil {
+		return err
+	}
+	sum, _, err := evaluateBudget(c, m, so, recs, n, o, "")
 	if sum != nil && sum.Samples > 0 {
 		reportSummary(m, sum)
 	}
 	return err
 }
 
-// summarizeSessionOptions are the flags' session options; a tiny model runs
-// on one thread unless -t is given.
-func summarizeSessionOptions(c *cli.Context, m *binding.Model) (session.Options, error) {
-	so, err := sessionOptions(c)
+// summarizeSessionOptions are the flags' session options around a policy
+// request; a tiny model runs on one thread unless -t is given.
+func summarizeSessionOptions(c *cli.Context, m *binding.Model, req h2o.Config) (session.Options, error) {
+	so, err := sessionOptions(c, req)
 	return withThreadDefault(c, m, so), err
 }
 
@@ -172,25 +153,23 @@ func readRequests(c *cli.Context) ([]summarize.Record, int, error) {
 	return recs, n, nil
 }
 
-// evaluateBudget runs one policy on a fresh session (or batcher with --parallel).
-func evaluateBudget(c *cli.Context, m *binding.Model, so session.Options, recs []summarize.Record, n int, o summarize.Options, tag string) (*summarize.Summary, error) {
-	np := 1
-	if p := c.String("parallel"); p == "auto" {
-		var err error
-		if np, err = autoParallel(m, so, c.Int("n-gpu-layers") != 0); err != nil {
-			return nil, err
-		}
-	} else if v, err := strconv.Atoi(p); err != nil || v < 1 || v > 256 {
-		return nil, fmt.Errorf("--parallel %q: want a number from 1 to 256 or auto", p)
-	} else {
-		np = v
+// evaluateBudget runs one policy on a fresh session (or batcher with
+// --parallel) and says what the policy resolved to.
+func evaluateBudget(c *cli.Context, m *binding.Model, so session.Options, recs []summarize.Record, n int, o summarize.Options, tag string) (*summarize.Summary, h2o.Resolved, error) {
+	nps, err := parallelList(c.String("parallel"), m, so, c.Int("n-gpu-layers") != 0)
+	if err != nil {
+		return nil, h2o.Resolved{}, err
 	}
+	if len(nps) != 1 {
+		return nil, h2o.Resolved{}, fmt.Errorf("--parallel %q: want one number from 1 to 256 or auto", c.String("parallel"))
+	}
+	np := nps[0]
 	bar := &summaryBar{tag: tag, running: c.Bool("print-running"), plain: !term.IsTerminal(int(os.Stderr.Fd()))}
 	defer bar.finish()
 	if np == 1 {
 		s, err := session.New(m, so)
 		if err != nil {
-			return nil, err
+			return nil, h2o.Resolved{}, err
 		}
 		defer s.Close()
 		fmt.Fprintf(os.Stderr, "h2o: %s | %d KV cells | %d samples%s\n", summarize.RunLabel(s.Options(), o), s.Context().NCtx(), n, outNote(o.OutputPath))
@@ -198,11 +177,12 @@ func evaluateBudget(c *cli.Context, m *binding.Model, so session.Options, recs [
 			st := s.Stats()
 			return fmt.Sprintf("%.0f tok/s", float64(st.PromptTokens+st.GenTokens)/(st.PromptTime+st.GenTime).Seconds())
 		}
-		return summarize.Evaluate(s, recs, n, o, bar)
+		sum, err := summarize.Evaluate(s, recs, n, o, bar)
+		return sum, s.Options().Resolved(), err
 	}
 	b, err := session.NewBatcher(m, so, np)
 	if err != nil {
-		return nil, err
+		return nil, h2o.Resolved{}, err
 	}
 	defer b.Close()
 	fmt.Fprintf(os.Stderr, "h2o: %s | %d sequences x %d KV cells | %d samples%s\n", summarize.RunLabel(b.Options(), o), np, b.CellsPerSequence(), n, outNote(o.OutputPath))
@@ -210,7 +190,8 @@ func evaluateBudget(c *cli.Context, m *binding.Model, so session.Options, recs [
 		st := b.Stats()
 		return fmt.Sprintf("%d seq, %.0f tok/s", b.Active(), st.TPS())
 	}
-	return summarize.EvaluateBatched(b, recs, n, o, bar)
+	sum, err := summarize.EvaluateBatched(b, recs, n, o, bar)
+	return sum, b.Options().Resolved(), err
 }
 
 func outNote(path string) string {
@@ -249,7 +230,22 @@ func summarizeSweep(c *cli.Context, m *binding.Model, recs []summarize.Record, n
 	if err != nil {
 		return err
 	}
-	base, err := summarizeSessionOptions(c, m)
+	// Every budget runs --mode's policy, h2o when that is full.
+	p, err := askedPolicy(c, h2o.H2O)
+	if err != nil {
+		return err
+	}
+	if p == h2o.Full {
+		p = h2o.H2O
+	}
+	req, err := policyRequest(c, p, false)
+	if err != nil {
+		return err
+	}
+	if req, err = withScoring(c, req); err != nil {
+		return err
+	}
+	base, err := summarizeSessionOptions(c, m, req)
 	if err != nil {
 		return err
 	}
@@ -271,37 +267,27 @@ func summarizeSweep(c *cli.Context, m *binding.Model, recs []summarize.Record, n
 	return nil
 }
 
+// runBudget runs base's policy request at budget b, or the full cache.
 func runBudget(c *cli.Context, m *binding.Model, base session.Options, b summarize.Budget, recs []summarize.Record, n int, o summarize.Options) summarize.Cell {
 	cell := summarize.Cell{Budget: b}
-	so := base
-	if so.Policy, cell.Err = budgetPolicy(c, base.Policy, b); cell.Err != nil {
+	sweep := h2o.Sweep{Base: base.Policy, Budgets: []int{b.Tokens}}
+	if b.Full() {
+		sweep = h2o.Sweep{Base: base.Policy, Policies: []h2o.Policy{h2o.Full}}
+	}
+	reqs, err := sweep.Expand()
+	if cell.Err = err; err != nil {
 		return cell
 	}
+	so := base
+	so.Policy = reqs[0]
 	o.OutputPath = summarize.BudgetPath(o.OutputPath, b)
-	cell.Summary, cell.Err = evaluateBudget(c, m, so, recs, n, o, "B="+b.String())
+	var pol h2o.Resolved
+	cell.Summary, pol, cell.Err = evaluateBudget(c, m, so, recs, n, o, "B="+b.String())
 	if cell.Summary != nil && cell.Summary.Samples > 0 {
-		fmt.Printf("# kv budget %s: %s, %d samples\n", b, so.Policy, cell.Summary.Samples)
+		fmt.Printf("# kv budget %s: %s, %d samples\n", b, pol, cell.Summary.Samples)
 		reportSummary(m, cell.Summary)
 	}
 	return cell
-}
-
-// budgetPolicy is the flags' policy with the sweep's budget: the full cache,
-// or the --mode policy (h2o when it is full) with heavy hitters and recent
-// window recomputed for the budget.
-func budgetPolicy(c *cli.Context, base h2o.Config, b summarize.Budget) (h2o.Config, error) {
-	if b.Full() {
-		return h2o.Config{Policy: h2o.Full, Aggregate: base.Aggregate, Score: base.Score}.Normalize()
-	}
-	cfg := base
-	if cfg.Policy == h2o.Full {
-		cfg.Policy = h2o.H2O
-	}
-	cfg.Budget = b.Tokens
-	cfg.HeavyHitters = c.Int("num_heavy_hitter_tokens")
-	cfg.Recent = c.Int("recent")
-	cfg.SinkTokens = c.Int("sink-tokens")
-	return cfg.Normalize()
 }
 
 func modelName(m *binding.Model) string {
