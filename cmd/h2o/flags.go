@@ -160,8 +160,8 @@ func warnPastTrained(m *binding.Model, st session.Stats) {
 }
 
 // tinyModelParams: below this size one thread beats llama.cpp's thread pool,
-// whose barriers dominate tiny matrices (14 min instead of 11 s for 20 XSUM
-// samples of stories260K on a busy 2-core machine).
+// whose barriers dominate tiny matrices, the more so on a busy machine
+// (docs/BENCHMARKS.md, docs/QUALITY.md "Threads and runtime").
 const tinyModelParams = 5_000_000
 
 // withThreadDefault runs a tiny model on one thread unless -t is given.
