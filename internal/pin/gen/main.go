@@ -1,8 +1,8 @@
-// Command gen writes the Go file that carries the llama.cpp commit of
-// llama.cpp/PIN into package binding (run by go generate there; a test of
-// internal/pin fails when the two differ).
+// Command gen writes binding/pin.go, which carries the llama.cpp commit of
+// llama.cpp/PIN into package binding (go generate runs it there; a test of
+// internal/pin fails when the file is not what this writes).
 //
-// Usage: go run ./internal/pin/gen -pin llama.cpp/PIN -o binding/pin.go
+// Usage (from binding/): go run ../internal/pin/gen -pin ../llama.cpp/PIN -o pin.go
 package main
 
 import (
@@ -17,20 +17,21 @@ import (
 func main() {
 	pinPath := flag.String("pin", "../llama.cpp/PIN", "the PIN file")
 	out := flag.String("o", "pin.go", "the Go file to write")
-	pkg := flag.String("pkg", "binding", "its package")
 	flag.Parse()
-	commit, err := pin.Read(*pinPath, pin.LlamaCppCommit)
+	if err := write(*pinPath, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "gen:", err)
+		os.Exit(1)
+	}
+}
+
+func write(pinPath, out string) error {
+	commit, err := pin.Read(pinPath, pin.LlamaCppCommit)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "gen:", err)
-		os.Exit(1)
+		return err
 	}
-	src, err := format.Source(pin.GoSource(*pkg, commit))
+	src, err := format.Source(pin.GoSource("binding", commit))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "gen:", err)
-		os.Exit(1)
+		return err
 	}
-	if err := os.WriteFile(*out, src, 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, "gen:", err)
-		os.Exit(1)
-	}
+	return os.WriteFile(out, src, 0o644)
 }
