@@ -6,18 +6,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/h2o"
-	"github.com/h2o-kv/h2o/internal/testutil"
+	"github.com/h2o-kv/h2o/internal/testmodel"
 	"github.com/h2o-kv/h2o/session"
 )
 
 func TestRunAndTables(t *testing.T) {
-	m, err := binding.LoadModel(testutil.Stories260K(t), binding.ModelParams{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := testmodel.Stories(t)
 	cfg := h2o.Config{Policy: h2o.H2O, Budget: 64, HeavyHitters: 32, Rolling: true}
 	rows := []Result{
 		Run(m, session.Options{Policy: h2o.Config{Policy: h2o.Full}, Threads: 1}, Test{Gen: 16, Depth: 100}, 2, 1),

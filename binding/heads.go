@@ -82,12 +82,5 @@ func (c *Context) SetCellPos(seq int32, cells, pos []int32) error {
 // ValueRow copies the value of a layer stored in a cell into out (as
 // float32, heads in order) and returns its length.
 func (c *Context) ValueRow(layer, cell int, out []float32) (int, error) {
-	if len(out) == 0 {
-		return 0, errors.New("value row: empty output buffer")
-	}
-	n := C.llama_kv_get_v(c.c, C.int32_t(layer), C.int32_t(cell), (*C.float)(unsafe.Pointer(&out[0])), C.int32_t(len(out)))
-	if n < 0 {
-		return 0, fmt.Errorf("value row: layer %d cell %d unavailable", layer, cell)
-	}
-	return int(n), nil
+	return c.cacheRow(false, layer, cell, out)
 }

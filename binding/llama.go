@@ -18,8 +18,9 @@ import (
 	"sync"
 )
 
-// LlamaCppCommit is the upstream llama.cpp commit the patched tree is built from.
-const LlamaCppCommit = "ec98e2002"
+// LlamaCppCommit (pin.go) is generated from llama.cpp/PIN; internal/pin's
+// tests fail when it differs.
+//go:generate go run ../internal/pin/gen -pin ../llama.cpp/PIN -o pin.go
 
 // LogLevel selects which llama.cpp messages reach stderr.
 type LogLevel int

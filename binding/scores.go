@@ -153,12 +153,27 @@ func (c *Context) CellsInto(first int, pos, seq []int32) int {
 // KeyRow copies the key of a layer stored in a cell into out (as float32,
 // pending position shifts applied first) and returns its length.
 func (c *Context) KeyRow(layer, cell int, out []float32) (int, error) {
-	if len(out) == 0 {
-		return 0, errors.New("key row: empty output buffer")
+	return c.cacheRow(true, layer, cell, out)
+}
+
+// cacheRow is KeyRow (key) or ValueRow (!key).
+func (c *Context) cacheRow(key bool, layer, cell int, out []float32) (int, error) {
+	what := "value row"
+	if key {
+		what = "key row"
 	}
-	n := C.llama_kv_get_k(c.c, C.int32_t(layer), C.int32_t(cell), (*C.float)(unsafe.Pointer(&out[0])), C.int32_t(len(out)))
+	if len(out) == 0 {
+		return 0, errors.New(what + ": empty output buffer")
+	}
+	l, ce, p, size := C.int32_t(layer), C.int32_t(cell), (*C.float)(unsafe.Pointer(&out[0])), C.int32_t(len(out))
+	var n C.int32_t
+	if key {
+		n = C.llama_kv_get_k(c.c, l, ce, p, size)
+	} else {
+		n = C.llama_kv_get_v(c.c, l, ce, p, size)
+	}
 	if n < 0 {
-		return 0, fmt.Errorf("key row: layer %d cell %d unavailable", layer, cell)
+		return 0, fmt.Errorf("%s: layer %d cell %d unavailable", what, layer, cell)
 	}
 	return int(n), nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/h2o"
+	"github.com/h2o-kv/h2o/internal/logprob"
 	"github.com/h2o-kv/h2o/internal/par"
 	"github.com/h2o-kv/h2o/session"
 )
@@ -197,7 +198,7 @@ func Run(m *binding.Model, docs []Doc, o Options) ([]Result, error) {
 					if r.logits == nil {
 						r.err = errors.New("no logits after decoding")
 					} else {
-						r.logZ, r.argmax = logSumExp(r.logits)
+						r.logZ, r.argmax = logprob.LogSumExp(r.logits)
 					}
 				}
 				r.res.Elapsed += time.Since(start)

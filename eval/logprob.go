@@ -2,24 +2,7 @@ package eval
 
 import "math"
 
-// logSumExp returns log Σ exp(logits) (in float64, shifted by the maximum
-// for stability) and the index of the largest logit (the first on ties).
-func logSumExp(logits []float32) (float64, int) {
-	best := 0
-	for i, v := range logits {
-		if v > logits[best] {
-			best = i
-		}
-	}
-	mx := float64(logits[best])
-	var sum float64
-	for _, v := range logits {
-		sum += math.Exp(float64(v) - mx)
-	}
-	return mx + math.Log(sum), best
-}
-
-// probs fills p with softmax(logits) given their logSumExp.
+// probs fills p with softmax(logits) given their logprob.LogSumExp.
 func probs(logits []float32, logZ float64, p []float64) []float64 {
 	if cap(p) < len(logits) {
 		p = make([]float64, len(logits))

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/h2o-kv/h2o/internal/testutil"
 )
 
 // ---- tiny dequantizer, independent of the package's encoder ----
@@ -274,15 +276,10 @@ func equalDims(a, b []int64) bool {
 	return true
 }
 
-const storiesPath = "../../shared/models/stories260K.gguf"
-
 // TestStories260K reads the converter's file and checks that a random model
 // of the same shape has the same keys, tensor names, order, shapes and types.
 func TestStories260K(t *testing.T) {
-	if _, err := os.Stat(storiesPath); err != nil {
-		t.Skipf("reference model not available (%v); it is at /work/shared/models/stories260K.gguf in the h2o workspace", err)
-	}
-	ref, err := ReadInfo(storiesPath)
+	ref, err := ReadInfo(testutil.Stories260K(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,8 +25,8 @@ type typeTrait struct {
 	typeSize  int64
 }
 
-// typeTraits mirrors type_traits in ggml.c (GGML_TYPE_COUNT = 40 at
-// llama.cpp ec98e2002); removed ids (4, 5, 31-33, 36-38) are absent.
+// typeTraits mirrors type_traits in ggml.c (GGML_TYPE_COUNT = 40 at the
+// llama.cpp commit in llama.cpp/PIN); removed ids (4, 5, 31-33, 36-38) are absent.
 var typeTraits = map[TensorType]typeTrait{
 	0:  {"f32", 1, 4},
 	1:  {"f16", 1, 2},

@@ -3,7 +3,8 @@ package h2o
 import (
 	"fmt"
 	"runtime"
-	"sync"
+
+	"github.com/h2o-kv/h2o/internal/par"
 )
 
 // HeadTracker is per-head eviction: every (layer, KV head) keeps its own
@@ -53,24 +54,7 @@ func (t *HeadTracker) forHeads(f func(w *headWork, i int)) {
 	for len(t.work) < n {
 		t.work = append(t.work, headWork{})
 	}
-	per := (len(t.heads) + n - 1) / n
-	if n == 1 {
-		for i := range t.heads {
-			f(&t.work[0], i)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	for w := 0; w < n; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w * per; i < min((w+1)*per, len(t.heads)); i++ {
-				f(&t.work[w], i)
-			}
-		}(w)
-	}
-	wg.Wait()
+	par.Ranges(len(t.heads), n, func(w, i int) { f(&t.work[w], i) })
 }
 
 // firstErr returns (and clears) the first error of the workers.

@@ -129,7 +129,7 @@ func TestBatcherEqualsSequential(t *testing.T) {
 // The batcher then runs in one decode per step, evicts within its budget, and
 // generates what it generates with flash attention off: on the CPU the kernel
 // accumulates V in f16, so a near-tie in the scores may flip late in a long
-// generation (measured: 97% of the tokens in a common prefix; wrong scores
+// generation (the tokens then share a long common prefix; wrong scores
 // diverge at the first evictions).
 func TestBatcherFlashAttn(t *testing.T) {
 	m := loadModel(t, testutil.Stories260K(t))

@@ -29,9 +29,9 @@ func newHeadState(opts Options, info binding.ModelInfo, sp span) (*headState, er
 		return nil, err
 	}
 	if opts.policy.Rolling && opts.gpu {
-		// On a GPU the host's cost of one move per re-rotated key (about
-		// 1.5 M per step for a 7B model) dominates: rotate every key of a
-		// layer in one op. On the CPU the rotation itself dominates (a RoPE
+		// On a GPU the host's cost of one move per re-rotated key (every key
+		// after each head's evicted token, in every layer) dominates: rotate
+		// every key of a layer in one op. On the CPU the rotation itself dominates (a RoPE
 		// of every row recomputes its angles): rotate only the keys that move.
 		t.DenseShift(sp.nCells)
 	}

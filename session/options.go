@@ -131,8 +131,8 @@ func (o Options) normalize() (Options, error) {
 		}
 	}
 	if o.policy.NeedsScores() && o.TypeK == "f32" && (o.FlashAttn == "" || o.FlashAttn == "auto") {
-		// flash attention would convert the f32 keys to f16 at every decode
-		// (H100, 7B at 32k, rolling: 64.5 t/s with it, 74.1 without)
+		// flash attention would convert the f32 keys to f16 at every decode,
+		// which costs more than it saves (docs/BENCHMARKS.md)
 		o.FlashAttn = "off"
 	}
 	return o, nil

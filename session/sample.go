@@ -47,7 +47,7 @@ func (s *Sampler) Sample(logits []float32) (int32, float64, []TokenLogprob) {
 	}
 	if s.noLogprob && s.cfg.Temperature <= 0 && s.cfg.TopLogprobs == 0 {
 		// greedy, and nobody reads the log-probability: skip the softmax over
-		// the vocabulary (with 100+ sequences it is most of a step's Go time)
+		// the vocabulary (with many sequences it would dominate a step's Go time)
 		return int32(best), math.NaN(), nil
 	}
 	lse := 0.0

@@ -327,7 +327,8 @@ func warnPastTrained(m *binding.Model, st session.Stats) {
 }
 
 // tinyModelParams: below this size one thread beats llama.cpp's thread pool,
-// whose barriers dominate tiny matrices.
+// whose barriers dominate tiny matrices, the more so on a busy machine
+// (docs/BENCHMARKS.md, docs/QUALITY.md "Threads and runtime").
 const tinyModelParams = 5_000_000
 
 // withThreadDefault runs a tiny model on one thread unless -t is given.

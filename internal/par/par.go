@@ -29,3 +29,26 @@ func For(n, workers int, f func(int)) {
 	}
 	wg.Wait()
 }
+
+// Ranges calls f(w, i) for every i in 0..n-1, split into workers contiguous
+// ranges of equal length (the last ones shorter or empty): worker w runs its
+// range in order, so output gathered per worker and concatenated in w order
+// is in index order. Inline, as worker 0, when workers <= 1.
+func Ranges(n, workers int, f func(w, i int)) {
+	if workers <= 1 {
+		for i := range n {
+			f(0, i)
+		}
+		return
+	}
+	per := (n + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w * per; i < min((w+1)*per, n); i++ {
+				f(w, i)
+			}
+		})
+	}
+	wg.Wait()
+}

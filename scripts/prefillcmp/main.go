@@ -16,6 +16,7 @@ import (
 
 	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/h2o"
+	"github.com/h2o-kv/h2o/internal/logprob"
 	"github.com/h2o-kv/h2o/session"
 )
 
@@ -62,28 +63,16 @@ func main() {
 			check(s.Feed(toks[:*prompt]))
 			pre += time.Since(start)
 			for i := *prompt; i < len(toks)-1; i++ {
-				nll -= logSoftmax(s.Logits(), toks[i])
+				nll -= logprob.Of(s.Logits(), toks[i])
 				n++
 				check(s.Step(toks[i]))
 			}
-			nll -= logSoftmax(s.Logits(), toks[len(toks)-1])
+			nll -= logprob.Of(s.Logits(), toks[len(toks)-1])
 			n++
 		}
 		fmt.Printf("| %s | %d | %.3f | %.0f |\n", mode, len(texts), math.Exp(nll/float64(n)), float64(len(texts)**prompt)/pre.Seconds())
 		s.Close()
 	}
-}
-
-func logSoftmax(logits []float32, tok int32) float64 {
-	mx := float32(math.Inf(-1))
-	for _, v := range logits {
-		mx = max(mx, v)
-	}
-	sum := 0.0
-	for _, v := range logits {
-		sum += math.Exp(float64(v - mx))
-	}
-	return float64(logits[tok]-mx) - math.Log(sum)
 }
 
 func check(err error) {
