@@ -51,12 +51,12 @@ func TestGeneratedCommitMatchesPIN(t *testing.T) {
 	}
 }
 
-// The commit is written in the PIN only, except where something outside Go
-// must name it: the README once, and the CMake build's GGML_COMMIT define.
+// The commit is written in the PIN only (CMake reads it from there), except
+// in the README, once.
 func TestCommitWrittenOnlyInPIN(t *testing.T) {
 	c := commit(t)
 	root := testutil.RepoRoot()
-	allowed := map[string]int{"llama.cpp/PIN": 1, "binding/pin.go": 1, "README.md": 1, "CMakeLists.txt": 1}
+	allowed := map[string]int{"llama.cpp/PIN": 1, "binding/pin.go": 1, "README.md": 1}
 	found := map[string]int{}
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -94,14 +94,13 @@ func TestCommitWrittenOnlyInPIN(t *testing.T) {
 		}
 	}
 	for f := range allowed {
-		if found[f] == 0 && f != "CMakeLists.txt" {
+		if found[f] == 0 {
 			t.Errorf("%s does not name the commit %s of llama.cpp/PIN", f, c)
 		}
 	}
-	// The README's and CMake's mentions must be this commit, not an older one.
+	// The README's mention must be this commit, not an older one.
 	for f, re := range map[string]*regexp.Regexp{
-		"README.md":      regexp.MustCompile("llama\\.cpp commit `([0-9a-f]+)`"),
-		"CMakeLists.txt": regexp.MustCompile(`GGML_COMMIT="([0-9a-f]+)"`),
+		"README.md": regexp.MustCompile("llama\\.cpp commit `([0-9a-f]+)`"),
 	} {
 		b, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {
