@@ -23,8 +23,9 @@ func TestErrorsPerCall(t *testing.T) {
 	nVocab := m.Info().NVocab
 	const rounds = 100
 	var wg sync.WaitGroup
-	errs := make(chan error, 3*rounds)
-	fail := func(base int) {
+	errs := make(chan error, 3)
+	// each worker decodes on a context and batch of its own
+	worker := func(nBatch int, run func(c *Context, b *Batch) error) {
 		defer wg.Done()
 		c, err := NewContext(m, ContextParams{NCtx: 256, Threads: 1})
 		if err != nil {
@@ -32,42 +33,35 @@ func TestErrorsPerCall(t *testing.T) {
 			return
 		}
 		defer c.Close()
-		b := NewBatch(1)
+		b := NewBatch(nBatch)
 		defer b.Close()
-		for i := range rounds {
-			tok := Token(nVocab + base + i)
-			b.Clear()
-			b.Add(tok, 0, 0, true)
-			err := c.Decode(b)
-			var e *Error
-			if !errors.As(err, &e) {
-				errs <- fmt.Errorf("token %d: err = %v, want an *Error", tok, err)
-				return
-			}
-			want := fmt.Sprintf("invalid token[0] = %d;", tok)
-			if e.Op != "decode" || !strings.HasPrefix(e.Detail, want) {
-				errs <- fmt.Errorf("token %d: Op %q, Detail %q, want decode and a detail starting %q", tok, e.Op, e.Detail, want)
-				return
-			}
-			if !strings.HasPrefix(err.Error(), "decode: "+want) {
-				errs <- fmt.Errorf("message %q does not lead with the reason", err)
-				return
-			}
+		if err := run(c, b); err != nil {
+			errs <- err
 		}
 	}
-	wg.Add(3)
-	go fail(0)
-	go fail(100000)
-	go func() {
-		defer wg.Done()
-		c, err := NewContext(m, ContextParams{NCtx: 256, Threads: 1})
-		if err != nil {
-			errs <- err
-			return
+	fail := func(base int) func(c *Context, b *Batch) error {
+		return func(c *Context, b *Batch) error {
+			for i := range rounds {
+				tok := Token(nVocab + base + i)
+				b.Clear()
+				b.Add(tok, 0, 0, true)
+				err := c.Decode(b)
+				var e *Error
+				if !errors.As(err, &e) {
+					return fmt.Errorf("token %d: err = %v, want an *Error", tok, err)
+				}
+				want := fmt.Sprintf("invalid token[0] = %d;", tok)
+				if e.Op != "decode" || !strings.HasPrefix(e.Detail, want) {
+					return fmt.Errorf("token %d: Op %q, Detail %q, want decode and a detail starting %q", tok, e.Op, e.Detail, want)
+				}
+				if !strings.HasPrefix(err.Error(), "decode: "+want) {
+					return fmt.Errorf("message %q does not lead with the reason", err)
+				}
+			}
+			return nil
 		}
-		defer c.Close()
-		b := NewBatch(8)
-		defer b.Close()
+	}
+	succeed := func(c *Context, b *Batch) error {
 		for i := range rounds {
 			c.ClearMemory()
 			b.Clear()
@@ -75,11 +69,15 @@ func TestErrorsPerCall(t *testing.T) {
 				b.Add(Token(1+(i+j)%(nVocab-1)), int32(j), 0, j == 7)
 			}
 			if err := c.Decode(b); err != nil {
-				errs <- fmt.Errorf("valid decode %d: %v", i, err)
-				return
+				return fmt.Errorf("valid decode %d: %v", i, err)
 			}
 		}
-	}()
+		return nil
+	}
+	wg.Add(3)
+	go worker(1, fail(0))
+	go worker(1, fail(100000))
+	go worker(8, succeed)
 	wg.Wait()
 	close(errs)
 	for err := range errs {

@@ -14,9 +14,14 @@ import (
 )
 
 // tinyModel writes a 2-layer Llama of random weights (gguf's "tiny" preset)
-// into dir and loads it. Use binding.LoadModel on a real GGUF file instead:
-// a random model generates gibberish, but runs and evicts like a real one.
-func tinyModel(dir string) *binding.Model {
+// into a temporary folder and loads it; closeModel closes it and removes the
+// folder. Use binding.LoadModel on a real GGUF file instead: a random model
+// generates gibberish, but runs and evicts like a real one.
+func tinyModel() (m *binding.Model, closeModel func()) {
+	dir, err := os.MkdirTemp("", "h2o-example")
+	if err != nil {
+		log.Fatal(err)
+	}
 	shape, err := gguf.Preset("tiny")
 	if err != nil {
 		log.Fatal(err)
@@ -25,11 +30,11 @@ func tinyModel(dir string) *binding.Model {
 	if err := gguf.WriteRandomLlama(path, gguf.LlamaOptions{Shape: shape, Type: gguf.F16, Seed: 1}); err != nil {
 		log.Fatal(err)
 	}
-	m, err := binding.LoadModel(path, binding.ModelParams{})
+	m, err = binding.LoadModel(path, binding.ModelParams{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	return m
+	return m, func() { m.Close(); os.RemoveAll(dir) }
 }
 
 // Generate under H2O with a cache budget of 64 tokens (32 heavy hitters, a
@@ -37,13 +42,8 @@ func tinyModel(dir string) *binding.Model {
 // and every generated token evicts one, so the cache never holds more than
 // the budget plus one chunk.
 func Example() {
-	dir, err := os.MkdirTemp("", "h2o-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	model := tinyModel(dir)
-	defer model.Close()
+	model, closeModel := tinyModel()
+	defer closeModel()
 
 	s, err := session.New(model, session.Options{
 		Policy:  h2o.Config{Policy: h2o.H2O, Budget: 64, HeavyHitters: 32},
@@ -77,13 +77,8 @@ func Example() {
 // A Batcher runs several requests on one context, each sequence with its
 // own H2O state and KV stream; a slot that finishes takes the next request.
 func ExampleBatcher() {
-	dir, err := os.MkdirTemp("", "h2o-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	model := tinyModel(dir)
-	defer model.Close()
+	model, closeModel := tinyModel()
+	defer closeModel()
 
 	b, err := session.NewBatcher(model, session.Options{
 		Policy:  h2o.Config{Policy: h2o.H2O, Budget: 32, HeavyHitters: 16},
@@ -134,13 +129,8 @@ func ExampleBatcher() {
 // query's softmax sums to one per query head, so a KV head's row over the
 // prompt adds up to the queries times the query heads it serves.
 func ExampleSession_AttendPrompt() {
-	dir, err := os.MkdirTemp("", "h2o-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	model := tinyModel(dir)
-	defer model.Close()
+	model, closeModel := tinyModel()
+	defer closeModel()
 
 	prompt, err := model.Tokenize("the quick brown fox", true, false)
 	if err != nil {

@@ -14,15 +14,12 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+const attnDescription = ""
+
 // attnCommand shows how much attention each prompt token receives: the
 // quantity H2O ranks tokens by.
 func attnCommand() *cli.Command {
-	return &cli.Command{
-		Name:   "attn",
-		Usage:  "show each prompt token's accumulated attention and the heavy hitters",
-		Flags:  flagsFor(cmdAttn),
-		Action: attnAction,
-	}
+	return newCommand(cmdAttn, "attn", "show each prompt token's accumulated attention and the heavy hitters", attnDescription, attnAction)
 }
 
 type attnToken struct {

@@ -14,17 +14,13 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+const benchDescription = "Rows: each mode x budget x test. Tests: ppP (prompt of P tokens) and tgN @ dD (N tokens\n" +
+	"generated after D tokens of context; an evicting cache holds only its budget of them).\n" +
+	"Random token ids are used: speed does not depend on them."
+
 // benchCommand measures speed and KV memory per cache policy, llama-bench style.
 func benchCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "bench",
-		Usage: "prompt and generation speed and KV memory per cache policy (llama-bench conventions)",
-		Description: "Rows: each mode x budget x test. Tests: ppP (prompt of P tokens) and tgN @ dD (N tokens\n" +
-			"generated after D tokens of context; an evicting cache holds only its budget of them).\n" +
-			"Random token ids are used: speed does not depend on them.",
-		Flags:  flagsFor(cmdBench),
-		Action: benchAction,
-	}
+	return newCommand(cmdBench, "bench", "prompt and generation speed and KV memory per cache policy (llama-bench conventions)", benchDescription, benchAction)
 }
 
 // intList reads comma-separated counts (a k suffix: times 1024).
@@ -34,21 +30,16 @@ func benchAction(c *cli.Context) error {
 	if c.Bool("profile-ops") && !c.IsSet("parallel") {
 		return errors.New("--profile-ops times the decode steps of a batched test: use it with --parallel")
 	}
-	prompts, err := intList(c.String("n-prompt"))
-	if err != nil {
-		return err
-	}
-	gens, err := intList(c.String("n-gen"))
-	if err != nil {
-		return err
-	}
-	depths, err := intList(c.String("n-depth"))
-	if err != nil {
-		return err
-	}
-	budgets, err := intList(c.String("budgets"))
-	if err != nil {
-		return err
+	var prompts, gens, depths, budgets []int
+	for _, l := range []struct {
+		flag string
+		to   *[]int
+	}{{"n-prompt", &prompts}, {"n-gen", &gens}, {"n-depth", &depths}, {"budgets", &budgets}} {
+		v, err := intList(c.String(l.flag))
+		if err != nil {
+			return fmt.Errorf("--%s: %w", l.flag, err)
+		}
+		*l.to = v
 	}
 	var tests []bench.Test
 	for _, d := range depths {

@@ -15,3 +15,9 @@ func commands() []*cli.Command {
 		versionCommand(),
 	}
 }
+
+// newCommand is a subcommand offering the flags that the table in flags.go
+// scopes to it.
+func newCommand(cmd command, name, usage, description string, action cli.ActionFunc) *cli.Command {
+	return &cli.Command{Name: name, Usage: usage, Description: description, Flags: flagsFor(cmd), Action: action}
+}

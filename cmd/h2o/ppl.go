@@ -20,25 +20,22 @@ import (
 // defaultTextDir is the validation text looked up in ../shared.
 const defaultTextDir = "data/text/valid"
 
+const pplDescription = "Reads each document token by token as generation does: feed BOS and the first token, then for\n" +
+	"each next token take its negative log-likelihood from the logits and decode it, evicting per the\n" +
+	"policy. One session per (policy, budget), reset per document; the model is loaded once.\n" +
+	"KL(full || policy) and top-1 agreement come from a full cache run in lockstep, over the\n" +
+	"predictions within the model's trained context. Flash attention is off unless -fa is given,\n" +
+	"so that every policy uses the same attention code as h2o (which needs it off).\n" +
+	"--h2o-aggregate, --h2o-score, --heavy-ratio and --granularity take comma-separated lists: every\n" +
+	"combination is evaluated for h2o in the same run (one table, one full-cache reference);\n" +
+	"aggregations other than sum apply to granularity token only.\n\n" +
+	"Example: h2o ppl -t 1 --docs 4 --max-tokens 2048 --budgets 64,128,256,512 -o json"
+
 // pplCommand measures the perplexity of text under each policy and budget.
 func pplCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "ppl",
-		Usage:     "perplexity, KL and top-1 agreement with the full cache of text under each policy and budget",
-		ArgsUsage: "[FILE|DIR ...]",
-		Description: "Reads each document token by token as generation does: feed BOS and the first token, then for\n" +
-			"each next token take its negative log-likelihood from the logits and decode it, evicting per the\n" +
-			"policy. One session per (policy, budget), reset per document; the model is loaded once.\n" +
-			"KL(full || policy) and top-1 agreement come from a full cache run in lockstep, over the\n" +
-			"predictions within the model's trained context. Flash attention is off unless -fa is given,\n" +
-			"so that every policy uses the same attention code as h2o (which needs it off).\n" +
-			"--h2o-aggregate, --h2o-score, --heavy-ratio and --granularity take comma-separated lists: every\n" +
-			"combination is evaluated for h2o in the same run (one table, one full-cache reference);\n" +
-			"aggregations other than sum apply to granularity token only.\n\n" +
-			"Example: h2o ppl -t 1 --docs 4 --max-tokens 2048 --budgets 64,128,256,512 -o json",
-		Flags:  flagsFor(cmdPPL),
-		Action: pplAction,
-	}
+	c := newCommand(cmdPPL, "ppl", "perplexity, KL and top-1 agreement with the full cache of text under each policy and budget", pplDescription, pplAction)
+	c.ArgsUsage = "[FILE|DIR ...]"
+	return c
 }
 
 func pplAction(c *cli.Context) error {

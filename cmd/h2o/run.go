@@ -14,17 +14,13 @@ import (
 
 const defaultPrompt = "The Debian package management system"
 
+const runDescription = "Feeds the prompt, then samples --n-predict tokens while the cache keeps at most the budget:\n" +
+	"the heavy hitters (most attended tokens) and the most recent ones. Without -m the evaluation\n" +
+	"model in ../shared/models is used."
+
 // runCommand is the main job: one H2O generation end to end with progress.
 func runCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "run",
-		Usage: "generate text with H2O eviction (default: h2o, budget 128, rolling) and show its progress",
-		Description: "Feeds the prompt, then samples --n-predict tokens while the cache keeps at most the budget:\n" +
-			"the heavy hitters (most attended tokens) and the most recent ones. Without -m the evaluation\n" +
-			"model in ../shared/models is used.",
-		Flags:  flagsFor(cmdRun),
-		Action: runAction,
-	}
+	return newCommand(cmdRun, "run", "generate text with H2O eviction (default: h2o, budget 128, rolling) and show its progress", runDescription, runAction)
 }
 
 func runAction(c *cli.Context) error {

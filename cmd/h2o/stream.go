@@ -16,18 +16,14 @@ import (
 	"golang.org/x/term"
 )
 
+const streamDescription = "Appends every turn of every question as \"USER: <turn>\\n\\nASSISTANT: \" (with BOS, as the recipe's\n" +
+	"tokenizer) to one conversation and answers it greedily, streaming words to stdout. With an evicting\n" +
+	"policy the cache keeps its budget forever; with --mode full it grows until the context is full, which\n" +
+	"ends the run with an error (the recipe's expected failure). Progress and the summary go to stderr."
+
 // streamCommand is the recipe's "infinite" streaming demo (run_streaming.py).
 func streamCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "stream",
-		Usage: "the recipe's streaming demo: all MT-Bench turns as one endless conversation, with live progress",
-		Description: "Appends every turn of every question as \"USER: <turn>\\n\\nASSISTANT: \" (with BOS, as the recipe's\n" +
-			"tokenizer) to one conversation and answers it greedily, streaming words to stdout. With an evicting\n" +
-			"policy the cache keeps its budget forever; with --mode full it grows until the context is full, which\n" +
-			"ends the run with an error (the recipe's expected failure). Progress and the summary go to stderr.",
-		Flags:  flagsFor(cmdStream),
-		Action: streamAction,
-	}
+	return newCommand(cmdStream, "stream", "the recipe's streaming demo: all MT-Bench turns as one endless conversation, with live progress", streamDescription, streamAction)
 }
 
 func streamAction(c *cli.Context) error {

@@ -59,13 +59,7 @@ thread: llama.cpp's thread pool costs more than it gives there.`
 // cut: the recipe's text[:text.find(stop[0])] drops the last character when no
 // stop string was generated; that off-by-one is not reproduced).
 func summarizeCommand() *cli.Command {
-	return &cli.Command{
-		Name:        "summarize",
-		Usage:       "the recipe's summarization task (XSUM) with exact ROUGE, resumable, with a KV-budget sweep",
-		Description: summarizeDescription,
-		Flags:       flagsFor(cmdSummarize),
-		Action:      summarizeAction,
-	}
+	return newCommand(cmdSummarize, "summarize", "the recipe's summarization task (XSUM) with exact ROUGE, resumable, with a KV-budget sweep", summarizeDescription, summarizeAction)
 }
 
 func summarizeAction(c *cli.Context) error {
