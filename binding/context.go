@@ -35,6 +35,10 @@ type ContextParams struct {
 	// (patch 0007) and prompt chunks run without it (session.Options decides
 	// where it runs).
 	Scores ScoresMode
+	// RotateOnRead keeps position shifts with the cells and rotates the keys
+	// attention reads by them, instead of re-rotating the stored keys in
+	// place at every shift (llama-kv-rotation.h).
+	RotateOnRead bool
 	// Capture, when set, receives llama.cpp's own softmax row sums through the
 	// eval callback (verification only: it slows decoding).
 	Capture *SoftmaxCapture
@@ -132,8 +136,35 @@ func NewContext(m *Model, p ContextParams) (*Context, error) {
 			return nil, err
 		}
 	}
+	if p.RotateOnRead {
+		if err := ctx.setRotateOnRead(true); err != nil {
+			ctx.Close()
+			return nil, err
+		}
+	}
 	return ctx, nil
 }
+
+func (c *Context) setRotateOnRead(on bool) error {
+	if C.llama_kv_set_rotate_on_read(c.c, C.bool(on)) != 0 {
+		return errors.New("keys rotated on read: this model's positions are not plain RoPE")
+	}
+	return nil
+}
+
+// CellShift is the position shift a cell has accumulated and not applied to
+// its stored key: with RotateOnRead, the rotation attention applies when it
+// reads the key (for tests; see KeyRow).
+func (c *Context) CellShift(cell int) (int, error) {
+	var s C.llama_pos
+	if C.llama_kv_get_cell_shift(c.c, C.int32_t(cell), &s) != 0 {
+		return 0, fmt.Errorf("cell shift: cell %d out of range", cell)
+	}
+	return int(s), nil
+}
+
+// RotateOnRead reports whether the context rotates keys on read.
+func (c *Context) RotateOnRead() bool { return bool(C.llama_kv_get_rotate_on_read(c.c)) }
 
 // Close frees the context. Safe to call twice.
 func (c *Context) Close() error {

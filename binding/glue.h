@@ -8,6 +8,7 @@
 #include "llama-attn-scores.h"
 #include "llama-kv-heads.h"
 #include "llama-kv-inspect.h"
+#include "llama-kv-rotation.h"
 #include "ggml-backend.h"
 
 // Route llama.cpp/ggml logs: print messages at or above min_level to stderr

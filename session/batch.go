@@ -123,7 +123,7 @@ func NewBatcher(model *binding.Model, opts Options, n int) (*Batcher, error) {
 	ctx, err := binding.NewContext(model, binding.ContextParams{
 		NCtx: n * opts.streamCells(info.NCtxTrain), NSeqMax: n, NBatch: nb, NUbatch: nb, Threads: opts.Threads,
 		FlashAttn: opts.FlashAttn, TypeK: opts.TypeK, TypeV: opts.TypeV, Scores: opts.Scores,
-		Profile: opts.Profile,
+		RotateOnRead: opts.rotateOnRead, Profile: opts.Profile,
 	})
 	if err != nil {
 		return nil, err

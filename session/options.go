@@ -39,7 +39,12 @@ type Options struct {
 	// FlashAttn is on, off or auto ("" = auto). With scores, auto is on only
 	// with GPU layers and f16 keys; without, llama.cpp picks by device support.
 	FlashAttn    string
-	TypeK, TypeV string // KV cache types; "" = f16, or f32 for K when rolling (see docs)
+	TypeK, TypeV string // KV cache types; "" = f16, or f32 for K when rolling with keys rotated in place
+	// KeyRotation says how position rolling reaches the cached keys:
+	// on-read ("", the default) rotates each key by its cell's shift when
+	// attention reads it, so stored keys never change; in-place re-rotates
+	// the stored keys at every shift (llama.cpp's K-shift), as before.
+	KeyRotation KeyRotation
 	// Scores selects how attention is reported; h2o needs it (default: one row
 	// summed over layers and heads for the sum aggregation, else KV heads).
 	Scores binding.ScoresMode
@@ -47,8 +52,22 @@ type Options struct {
 	// binding.OpProfile).
 	Profile *binding.OpProfile
 
-	policy h2o.Resolved // Policy resolved by normalize
-	gpu    bool         // the model has layers on a GPU (set by resolve)
+	policy       h2o.Resolved // Policy resolved by normalize
+	gpu          bool         // the model has layers on a GPU (set by resolve)
+	rotateOnRead bool         // the context rotates keys on read (set by normalize)
+}
+
+// KeyRotation says how position shifts reach the cached keys.
+type KeyRotation string
+
+const (
+	RotateOnRead  KeyRotation = "on-read"
+	RotateInPlace KeyRotation = "in-place"
+)
+
+// ParseKeyRotation accepts on-read and in-place ("" = on-read).
+func ParseKeyRotation(s string) (KeyRotation, error) {
+	return enum.Parse("key rotation", s, RotateOnRead, RotateOnRead, RotateInPlace)
 }
 
 // Comparable are the options of runs whose results are compared across
@@ -122,11 +141,18 @@ func (o Options) normalize() (Options, error) {
 			o.Scores = binding.ScoresTotal
 		}
 	}
+	if o.KeyRotation, err = ParseKeyRotation(string(o.KeyRotation)); err != nil {
+		return o, err
+	}
+	// Per-token rolling shifts a sequence's cells at every eviction. Per
+	// head, each head re-rotates its own keys with its row moves.
+	rolls := o.policy.Rolling && o.policy.Evicts() && o.policy.Granularity == h2o.PerToken
+	o.rotateOnRead = rolls && o.KeyRotation == RotateOnRead
 	if o.TypeK == "" {
 		o.TypeK = "f16"
-		// Rolling re-rotates surviving keys at every eviction; in f16 the
-		// rounding error of each rotation accumulates (docs/DESIGN.md).
-		if o.policy.Rolling && o.policy.Evicts() {
+		// Re-rotating surviving keys in place at every eviction accumulates
+		// the rounding error of each rotation in f16 (docs/DESIGN.md).
+		if o.policy.Rolling && o.policy.Evicts() && !o.rotateOnRead {
 			o.TypeK = "f32"
 		}
 	}

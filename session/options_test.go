@@ -21,22 +21,24 @@ func TestOptionsFlashAttn(t *testing.T) {
 		policy   h2o.Config
 		fa, want string
 		typeK    string
+		rot      KeyRotation
 	}{
-		{hh, "auto", "auto", ""},
-		{hh, "", "", ""},
-		{roll, "auto", "off", ""},
-		{roll, "auto", "auto", "f16"},
-		{roll, "on", "on", ""},
-		{hh, "auto", "off", "f32"},
-		{head, "auto", "off", ""},
-		{h2o.Config{Policy: h2o.Full}, "auto", "auto", "f32"},
+		{hh, "auto", "auto", "", ""},
+		{hh, "", "", "", ""},
+		{roll, "auto", "auto", "", ""}, // keys rotated on read: f16 by default
+		{roll, "auto", "off", "", RotateInPlace},
+		{roll, "auto", "auto", "f16", RotateInPlace},
+		{roll, "on", "on", "", RotateInPlace},
+		{hh, "auto", "off", "f32", ""},
+		{head, "auto", "off", "", ""},
+		{h2o.Config{Policy: h2o.Full}, "auto", "auto", "f32", ""},
 	} {
-		o, err := Options{Policy: tc.policy, FlashAttn: tc.fa, TypeK: tc.typeK}.normalize()
+		o, err := Options{Policy: tc.policy, FlashAttn: tc.fa, TypeK: tc.typeK, KeyRotation: tc.rot}.normalize()
 		if err != nil {
 			t.Fatal(err)
 		}
 		if o.FlashAttn != tc.want {
-			t.Errorf("%+v with -fa %q -ctk %q: flash attention %q, want %q", tc.policy, tc.fa, tc.typeK, o.FlashAttn, tc.want)
+			t.Errorf("%+v with -fa %q -ctk %q, keys rotated %s: flash attention %q, want %q", tc.policy, tc.fa, tc.typeK, o.KeyRotation, o.FlashAttn, tc.want)
 		}
 	}
 	if _, err := (Options{Policy: head, FlashAttn: "on"}).normalize(); err == nil {
@@ -73,5 +75,36 @@ func TestOptionsResolveFlashAttn(t *testing.T) {
 		if o.FlashAttn != tc.want || o.gpu != tc.gpu {
 			t.Errorf("%+v on GPU %v: flash attention %q (GPU %v), want %q", tc.o.Policy, tc.gpu, o.FlashAttn, o.gpu, tc.want)
 		}
+	}
+}
+
+// Keys rotated on read: per-token rolling only, f16 keys by default; the
+// old way on request.
+func TestOptionsKeyRotation(t *testing.T) {
+	roll := h2o.Config{Policy: h2o.H2O, Budget: 64, HeavyHitters: 32, Rolling: true}
+	head := roll
+	head.Granularity = h2o.PerHead
+	for _, tc := range []struct {
+		policy h2o.Config
+		rot    KeyRotation
+		onRead bool
+		typeK  string
+	}{
+		{roll, "", true, "f16"},
+		{roll, RotateInPlace, false, "f32"},
+		{h2o.Config{Policy: h2o.H2O, Budget: 64, HeavyHitters: 32}, "", false, "f16"},
+		{head, "", false, "f32"},
+		{h2o.Config{Policy: h2o.Full}, "", false, "f16"},
+	} {
+		o, err := Options{Policy: tc.policy, KeyRotation: tc.rot}.normalize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.rotateOnRead != tc.onRead || o.TypeK != tc.typeK {
+			t.Errorf("%+v, rotation %q: on read %v, K %s; want %v, %s", tc.policy, tc.rot, o.rotateOnRead, o.TypeK, tc.onRead, tc.typeK)
+		}
+	}
+	if _, err := (Options{Policy: roll, KeyRotation: "sideways"}).normalize(); err == nil {
+		t.Error("an unknown key rotation was accepted")
 	}
 }

@@ -40,7 +40,7 @@ func New(model *binding.Model, opts Options) (*Session, error) {
 	ctx, err := binding.NewContext(model, binding.ContextParams{
 		NCtx: nctx, NBatch: chunk, NUbatch: chunk, Threads: opts.Threads,
 		FlashAttn: opts.FlashAttn, TypeK: opts.TypeK, TypeV: opts.TypeV, Scores: opts.Scores,
-		Profile: opts.Profile,
+		RotateOnRead: opts.rotateOnRead, Profile: opts.Profile,
 	})
 	if err != nil {
 		return nil, err

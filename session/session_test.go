@@ -139,7 +139,8 @@ func TestFullContextError(t *testing.T) {
 	}
 }
 
-// Rolling re-rotates the keys of surviving tokens at every eviction. After
+// Rolling with keys rotated in place re-rotates the keys of surviving tokens
+// at every eviction. After
 // 10,000 single-token evictions their layer-0 keys (which depend only on the
 // token and its position) must match keys computed fresh at the final
 // positions. f32 keys (the default when rolling) stay within 1e-4 relative;
@@ -150,7 +151,7 @@ func TestRollingDrift(t *testing.T) {
 	m := loadModel(t, testutil.Stories260K(t))
 	tol := map[string]float64{"f32": 1e-4, "f16": 1e-2}
 	for _, typ := range []string{"f32", "f16"} {
-		s := newSession(t, m, Options{Policy: h2o.Config{Policy: h2o.H2O, Budget: 32, HeavyHitters: 16, Rolling: true}, TypeK: typ})
+		s := newSession(t, m, Options{Policy: h2o.Config{Policy: h2o.H2O, Budget: 32, HeavyHitters: 16, Rolling: true}, TypeK: typ, KeyRotation: RotateInPlace})
 		toks, _ := m.Tokenize("Once upon a time", true, false)
 		s.Feed(toks)
 		sampler := NewSampler(Sampling{Temperature: 1, Seed: 7})

@@ -67,7 +67,8 @@ func flagTable() []option {
 		{cmdModel, &cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads (0 = all cores)"}},
 		{cmdSession&^cmdPPL | cmdAttn, &cli.StringFlag{Name: "flash-attn", Aliases: []string{"fa"}, Value: "auto", Usage: "flash attention on|off|auto (h2o: decode steps take scores from its logits; auto = on with GPU layers and f16 keys)"}},
 		{cmdPPL, &cli.StringFlag{Name: "flash-attn", Aliases: []string{"fa"}, Value: "off", Usage: "flash attention on|off|auto (off: every policy uses the attention code of h2o, which needs it off)"}},
-		{cmdSession | cmdAttn, &cli.StringFlag{Name: "cache-type-k", Aliases: []string{"ctk"}, Usage: "K cache type (default f16; f32 when rolling, see docs/DESIGN.md)"}},
+		{cmdSession | cmdAttn, &cli.StringFlag{Name: "cache-type-k", Aliases: []string{"ctk"}, Usage: "K cache type (default f16; f32 when rolling with --k-rotation in-place, see docs/DESIGN.md)"}},
+		{cmdSession, &cli.StringFlag{Name: "k-rotation", Value: "on-read", Usage: "how rolling reaches cached keys: on-read (rotated as attention reads them; stored keys never change) | in-place (re-rotated at every eviction, llama.cpp's K-shift)"}},
 		{cmdSession | cmdAttn, &cli.StringFlag{Name: "cache-type-v", Aliases: []string{"ctv"}, Value: "f16", Usage: "V cache type"}},
 		{cmdSession, &cli.IntFlag{Name: "batch-size", Aliases: []string{"b"}, Usage: "prefill chunk / batch size (0 = 256)"}},
 		{cmdSession, &cli.IntFlag{Name: "ubatch-size", Aliases: []string{"ub"}, Usage: "accepted for llama.cpp compatibility; the micro-batch equals the batch size"}},
@@ -270,6 +271,7 @@ func sessionOptions(c *cli.Context, policy h2o.Config) (session.Options, error) 
 		Policy: policy, Chunk: c.Int("batch-size"), NCtx: c.Int("ctx-size"),
 		Threads: c.Int("threads"), FlashAttn: c.String("flash-attn"),
 		TypeK: c.String("cache-type-k"), TypeV: c.String("cache-type-v"),
+		KeyRotation: session.KeyRotation(c.String("k-rotation")),
 	}
 	var err error
 	o.Prefill, err = session.ParsePrefillMode(c.String("prefill"))

@@ -1,0 +1,180 @@
+package session
+
+import (
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/h2o-kv/h2o/binding"
+	"github.com/h2o-kv/h2o/gguf"
+	"github.com/h2o-kv/h2o/h2o"
+	"github.com/h2o-kv/h2o/internal/testutil"
+)
+
+// headDim64Model is a small random-weight Llama with heads of 64 dimensions
+// (q8_0 keys need a multiple of 32; the shared test models have 8 and 16).
+func headDim64Model(t *testing.T) (*binding.Model, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "hd64.gguf")
+	shape := gguf.LlamaShape{NLayer: 2, NEmbd: 128, NHead: 2, NHeadKV: 1, NFF: 256, NVocab: 512, NCtx: 512}
+	if err := gguf.WriteRandomLlama(path, gguf.LlamaOptions{Shape: shape, Type: gguf.F16, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	return loadModel(t, path), path
+}
+
+// ropeOf reads the RoPE settings of a GGUF Llama: the base and the
+// dimensions rotated per head.
+func ropeOf(t *testing.T, path string, headDim int) (base float64, nRot int) {
+	t.Helper()
+	in, err := gguf.ReadInfo(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, nRot = 10000, headDim
+	if kv, ok := in.Get("llama.rope.freq_base"); ok {
+		base = float64(kv.Value.(float32))
+	}
+	if kv, ok := in.Get("llama.rope.dimension_count"); ok {
+		n, _ := kv.Uint()
+		nRot = int(n)
+	}
+	return base, nRot
+}
+
+// rotate applies llama's RoPE (adjacent pairs) by shift positions to every
+// head of key, in float64.
+func rotate(key []float32, headDim, nRot int, base float64, shift int) []float32 {
+	out := append([]float32(nil), key...)
+	for h := 0; h+headDim <= len(key); h += headDim {
+		for i := 0; i < nRot; i += 2 {
+			theta := float64(shift) * math.Pow(base, -float64(i)/float64(nRot))
+			x0, x1 := float64(key[h+i]), float64(key[h+i+1])
+			out[h+i] = float32(x0*math.Cos(theta) - x1*math.Sin(theta))
+			out[h+i+1] = float32(x0*math.Sin(theta) + x1*math.Cos(theta))
+		}
+	}
+	return out
+}
+
+// Keys rotated on read hold the exact rank-position semantics without
+// drift: after more than 10,000 rolling evictions, every kept token's layer-0
+// key as attention reads it (the stored key rotated by its cell's shift)
+// equals the key of a fresh decode of that token at its rank, within one
+// rounding of the key type: keys are stored once and never rotated again.
+// Keys re-rotated in place in f16 are rounded at every shift (the old
+// default therefore was f32).
+func TestRotateOnReadKeys(t *testing.T) {
+	stories := loadModel(t, testutil.Stories260K(t))
+	hd64, hd64Path := headDim64Model(t)
+	for _, tc := range []struct {
+		m     *binding.Model
+		path  string
+		typeK string
+		tol   float64
+	}{
+		{stories, testutil.Stories260K(t), "f32", 1e-6},
+		{stories, testutil.Stories260K(t), "f16", 1e-3},
+		{hd64, hd64Path, "f16", 1e-3},
+		{hd64, hd64Path, "q8_0", 1e-2},
+	} {
+		info := tc.m.Info()
+		headDim := info.NEmbd / info.NHead
+		base, nRot := ropeOf(t, tc.path, headDim)
+		s := newSession(t, tc.m, Options{Policy: h2o.Config{Policy: h2o.H2O, Budget: 32, HeavyHitters: 16, Rolling: true}, TypeK: tc.typeK, Threads: 1})
+		if !s.Context().RotateOnRead() {
+			t.Fatalf("%s: the session does not rotate keys on read", tc.typeK)
+		}
+		if err := s.Feed([]int32{1, 2, 3}); err != nil {
+			t.Fatal(err)
+		}
+		sampler := NewSampler(Sampling{Temperature: 1, Seed: 7})
+		for s.Stats().Evictions < 10000 {
+			tok, _, _ := sampler.Sample(s.Logits())
+			if err := s.Step(tok); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fresh := newSession(t, tc.m, Options{Policy: h2o.Config{Policy: h2o.Full}, NCtx: 256, TypeK: "f32", Threads: 1})
+		cells := make([]binding.Cell, s.Context().NCtx())
+		s.Context().Cells(cells)
+		n := info.NEmbd / info.NHead * info.NHeadKV
+		stored, want := make([]float32, n), make([]float32, n)
+		b := binding.NewBatch(1)
+		defer b.Close()
+		worst, maxShift, checked := 0.0, 0, 0
+		for cell, c := range cells {
+			if c.Pos < 0 {
+				continue
+			}
+			if _, err := s.Context().KeyRow(0, cell, stored); err != nil {
+				t.Fatal(err)
+			}
+			shift, err := s.Context().CellShift(cell)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := s.Tracker().Entries()[s.Tracker().IndexOfPos(c.Pos)]
+			fresh.Context().ClearMemory()
+			b.Clear()
+			b.Add(e.Token, c.Pos, 0, false)
+			if err := fresh.Context().Decode(b); err != nil {
+				t.Fatal(err)
+			}
+			fresh.Context().KeyRow(0, 0, want)
+			worst = math.Max(worst, relErr(rotate(stored, headDim, nRot, base, shift), want))
+			maxShift = max(maxShift, -shift)
+			checked++
+		}
+		t.Logf("%s (%d-dim heads) K %s: worst relative key error %.3g over %d kept tokens after %d evictions (shifts up to %d)",
+			filepath.Base(tc.path), headDim, tc.typeK, worst, checked, s.Stats().Evictions, maxShift)
+		if checked != 32 || maxShift == 0 {
+			t.Fatalf("%s: %d tokens checked, largest shift %d: want 32 and a shifted cache", tc.typeK, checked, maxShift)
+		}
+		if worst > tc.tol {
+			t.Errorf("%s %s: keys as read differ by %.3g from fresh keys at their ranks, want at most %.3g", filepath.Base(tc.path), tc.typeK, worst, tc.tol)
+		}
+	}
+}
+
+// With every stream the same (teacher forcing) and the same tokens kept,
+// keys rotated on read give the logits of keys re-rotated in place (f32):
+// the two ways differ only in rounding.
+func TestRotateOnReadLogits(t *testing.T) {
+	m := loadModel(t, testutil.Stories260K(t))
+	run := func(typeK string, rot KeyRotation) []float32 {
+		s := newSession(t, m, Options{Policy: h2o.Config{Policy: h2o.Window, Budget: 32, Rolling: true},
+			TypeK: typeK, TypeV: "f32", FlashAttn: "off", KeyRotation: rot, Threads: 1})
+		if err := s.Feed([]int32{1, 2, 3}); err != nil {
+			t.Fatal(err)
+		}
+		var all []float32
+		for i := 0; s.Stats().Evictions < 2000; i++ {
+			if err := s.Step(streamToken(i, m.Info().NVocab)); err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, s.Logits()...)
+		}
+		return all
+	}
+	ref := run("f32", RotateInPlace)
+	for _, c := range []struct {
+		typeK string
+		tol   float64
+	}{{"f32", 1e-4}, {"f16", 5e-2}} {
+		got := run(c.typeK, RotateOnRead)
+		worst := 0.0
+		for i := range got {
+			worst = math.Max(worst, math.Abs(float64(got[i]-ref[i])))
+		}
+		t.Logf("K %s rotated on read: worst logit difference from in place f32 over 2,000 evictions %.3g", c.typeK, worst)
+		if worst > c.tol {
+			t.Errorf("K %s rotated on read: logits differ by %.3g, want at most %.3g", c.typeK, worst, c.tol)
+		}
+	}
+}
+
+// streamToken is a fixed pseudo-random token stream (not 0: avoid special ids).
+func streamToken(i, nVocab int) int32 {
+	return int32(1 + (uint32(i)*2654435761)%uint32(nVocab-1))
+}
