@@ -6,6 +6,8 @@ import "github.com/urfave/cli/v2"
 func commands() []*cli.Command {
 	return []*cli.Command{
 		runCommand(),
+		serveCommand(),
+		chatCommand(),
 		attnCommand(),
 		summarizeCommand(),
 		streamCommand(),

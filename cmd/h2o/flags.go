@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/gguf"
@@ -30,11 +31,13 @@ const (
 	cmdBench
 	cmdAttn
 	cmdGGUFRandom
+	cmdServe
+	cmdChat
 
-	cmdGenerate = cmdRun | cmdStream | cmdSummarize // one policy, generated text
-	cmdPolicy   = cmdGenerate | cmdPPL              // the eviction policy flags
-	cmdSession  = cmdPolicy | cmdBench              // a session's llama.cpp settings
-	cmdModel    = cmdSession | cmdAttn              // load a model
+	cmdGenerate = cmdRun | cmdStream | cmdSummarize | cmdServe | cmdChat // one policy, generated text
+	cmdPolicy   = cmdGenerate | cmdPPL                                   // the eviction policy flags
+	cmdSession  = cmdPolicy | cmdBench                                   // a session's llama.cpp settings
+	cmdModel    = cmdSession | cmdAttn                                   // load a model
 )
 
 // option is one entry of the flag table: a flag and the commands that honour it.
@@ -76,11 +79,11 @@ func flagTable() []option {
 		// the eviction policy, with the recipe's names
 		{cmdPolicy, &cli.StringFlag{Name: "mode", Usage: "cache policy: full|h2o|window|sink (default: h2o with --enable_h2o_generation, else " + policyDefaultText + ")"}},
 		{cmdPolicy, &cli.BoolFlag{Name: "enable_h2o_generation", Aliases: []string{"enable-h2o-generation", "h2o"}, Usage: "use H2O eviction (the recipe's flag; same as --mode h2o)"}},
-		{cmdRun | cmdSummarize, heavyFlag(h2o.HalfBudget, "")},
+		{cmdRun | cmdSummarize | cmdServe | cmdChat, heavyFlag(h2o.HalfBudget, "")},
 		{cmdStream, heavyFlag(128, "")},
 		{cmdPPL, heavyFlag(0, "; default: --heavy-ratio")},
 		{cmdRun, budgetFlag(128)},
-		{cmdStream | cmdSummarize | cmdPPL, budgetFlag(256)},
+		{cmdStream | cmdSummarize | cmdPPL | cmdServe | cmdChat, budgetFlag(256)},
 		{cmdPolicy, &cli.BoolFlag{Name: "enable_position_rolling", Aliases: []string{"enable-position-rolling", "rolling"}, Usage: "kept tokens take their index in the cache as position (generate past the trained context)"}},
 		{cmdPolicy, &cli.IntFlag{Name: "sink-tokens", Aliases: []string{"keep-first"}, Usage: "first tokens never evicted (sink mode default 4; h2o default 0, within the heavy hitters)"}},
 		{cmdPolicy, &cli.IntFlag{Name: "recent", Usage: "recent window R (h2o: heavy hitters are the rest of the budget unless given too, then H + R must equal B; window/sink: default the rest of the budget)"}},
@@ -97,9 +100,11 @@ func flagTable() []option {
 		{cmdRun | cmdAttn, &cli.StringFlag{Name: "prompt", Aliases: []string{"p"}, Value: defaultPrompt, Usage: "prompt text"}},
 		{cmdRun, &cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read the prompt from `FILE`"}},
 		{cmdRun, &cli.IntFlag{Name: "n-predict", Aliases: []string{"n"}, Value: 512, Usage: "tokens to generate"}},
-		{cmdRun, &cli.Float64Flag{Name: "temp", Value: 0.8, Usage: "sampling temperature (0 = greedy)"}},
-		{cmdRun, &cli.Float64Flag{Name: "top-p", Value: 0.95, Usage: "nucleus sampling cut"}},
-		{cmdRun, &cli.Uint64Flag{Name: "seed", Value: 42, Usage: "sampling seed"}},
+		{cmdChat, &cli.IntFlag{Name: "n-predict", Aliases: []string{"n"}, Value: 512, Usage: "tokens per reply at most"}},
+		{cmdServe, &cli.IntFlag{Name: "n-predict", Aliases: []string{"n"}, Value: 256, Usage: "max_tokens of a request that gives none"}},
+		{cmdRun | cmdChat, &cli.Float64Flag{Name: "temp", Value: 0.8, Usage: "sampling temperature (0 = greedy)"}},
+		{cmdRun | cmdChat, &cli.Float64Flag{Name: "top-p", Value: 0.95, Usage: "nucleus sampling cut"}},
+		{cmdRun | cmdChat, &cli.Uint64Flag{Name: "seed", Value: 42, Usage: "sampling seed"}},
 		{cmdRun, &cli.BoolFlag{Name: "stream", Usage: "print tokens as they come instead of a progress bar"}},
 		{cmdAttn, &cli.IntFlag{Name: "top", Value: 10, Usage: "heavy hitters to list"}},
 		{cmdAttn, &cli.BoolFlag{Name: "json", Usage: "JSON output with per-layer scores"}},
@@ -162,6 +167,16 @@ func flagTable() []option {
 		{cmdBench, &cli.BoolFlag{Name: "scores", Usage: "also collect attention scores in modes that do not need them (measures the patch's cost)"}},
 		{cmdBench, &cli.BoolFlag{Name: "profile-ops", Usage: "with --parallel: time every graph node of the decode steps and print where a step's time goes (each node then runs alone and is waited for: slower, not a speed measurement)"}},
 		{cmdBench, &cli.StringFlag{Name: "parallel", Aliases: []string{"np"}, Usage: "batched throughput instead: N sequences (list, and/or auto = as many as fit in memory) each read a prompt of -p tokens, then generate -n tokens together"}},
+
+		// serve and chat
+		{cmdServe | cmdChat, &cli.StringFlag{Name: "chat-template", Usage: "chat template `NAME` instead of the model's tokenizer.chat_template (chatml, llama2, llama3, mistral-v7, ...: llama.cpp's built-in names)"}},
+		{cmdServe, &cli.StringFlag{Name: "host", Value: "127.0.0.1", Usage: "address to listen on"}},
+		{cmdServe, &cli.IntFlag{Name: "port", Value: 8080, Usage: "port to listen on (0 = any free port)"}},
+		{cmdServe, &cli.StringFlag{Name: "parallel", Aliases: []string{"np"}, Value: "4", Usage: "sequences decoded at once (`N` or auto = as many as fit in memory); each has the KV cells of -c or budget + chunk"}},
+		{cmdServe, &cli.IntFlag{Name: "queue", Value: 64, Usage: "requests waiting for a free sequence at most (beyond: 503 with Retry-After)"}},
+		{cmdServe, &cli.Int64Flag{Name: "max-body", Value: 4 << 20, Usage: "request body limit in bytes (beyond: 413)"}},
+		{cmdServe, &cli.DurationFlag{Name: "drain-timeout", Value: 30 * time.Second, Usage: "on SIGTERM/SIGINT, time for running requests to finish before they are ended"}},
+		{cmdChat, &cli.StringFlag{Name: "system", Usage: "system message opening the conversation"}},
 
 		// gguf random
 		{cmdGGUFRandom, &cli.StringFlag{Name: "preset", Value: "tiny", Usage: "shape: " + strings.Join(gguf.PresetNames(), ", ")}},
