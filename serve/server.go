@@ -94,8 +94,9 @@ func (s *Server) Start(model *binding.Model, b *session.Batcher) {
 func (s *Server) Drain() { s.stopOnce.Do(func() { close(s.stop) }) }
 
 // Abort ends every queued and running request now: streams get a final
-// chunk (finish_reason "length") and [DONE]. Call it after Drain.
+// chunk (finish_reason "length") and [DONE]. It drains first.
 func (s *Server) Abort() {
+	s.Drain()
 	select {
 	case <-s.abort:
 	default:

@@ -95,12 +95,12 @@ func serveAction(c *cli.Context) error {
 	}
 	srv.SetTemplate(tmpl, noTmpl)
 
+	srv.Start(m, b)
 	o := b.Options()
 	info := m.Info()
 	kv := session.KVBytes(info, b.Slots()*b.CellsPerSequence(), o.TypeK, o.TypeV)
 	fmt.Fprintf(os.Stderr, "h2o: serving %s (%s) on %s | %d sequences x %d KV cells (K %s, V %s): %.1f MiB of KV cache | policy %s rolling=%v\n",
 		id, info.Description, url, b.Slots(), b.CellsPerSequence(), o.TypeK, o.TypeV, float64(kv)/(1<<20), o.Resolved(), o.Resolved().Rolling)
-	srv.Start(m, b)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
