@@ -97,7 +97,7 @@ func oneString(raw json.RawMessage, what string) (string, error) {
 	if err := json.Unmarshal(raw, &ss); err == nil && len(ss) == 1 {
 		return ss[0], nil
 	}
-	return "", fmt.Errorf("%s must be a string (or an array of one string)", what)
+	return "", fmt.Errorf("%s must be a string, an array of one string or an array of token ids", what)
 }
 
 // stops reads stop: absent, a string or up to 4 strings.

@@ -91,20 +91,39 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest("invalid_value", "prompt is required"))
 		return
 	}
-	text, err := oneString(req.Prompt, "prompt")
+	toks, e := s.promptTokens(req.Prompt)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	s.generate(w, r, toks, req.genParams, false)
+}
+
+// promptTokens reads a completion prompt: text (tokenized with BOS) or an
+// array of token ids, as the OpenAI API allows.
+func (s *Server) promptTokens(raw json.RawMessage) ([]int32, *httpError) {
+	var ids []int32
+	if err := json.Unmarshal(raw, &ids); err == nil {
+		n := int32(s.model.Info().NVocab)
+		for _, t := range ids {
+			if t < 0 || t >= n {
+				return nil, badRequest("invalid_value", fmt.Sprintf("prompt token %d is outside the vocabulary of %d tokens", t, n))
+			}
+		}
+		return ids, nil
+	}
+	text, err := oneString(raw, "prompt")
 	if err == nil && text == "" {
 		err = errors.New("the prompt is empty")
 	}
 	if err != nil {
-		writeError(w, badRequest("invalid_value", err.Error()))
-		return
+		return nil, badRequest("invalid_value", err.Error())
 	}
 	toks, err := s.model.Tokenize(text, true, false)
 	if err != nil {
-		writeError(w, badRequest("invalid_value", err.Error()))
-		return
+		return nil, badRequest("invalid_value", err.Error())
 	}
-	s.generate(w, r, toks, req.genParams, false)
+	return toks, nil
 }
 
 func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {

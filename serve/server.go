@@ -76,6 +76,9 @@ func New(cfg Config) *Server {
 	return s
 }
 
+// ModelID is the model's name in requests.
+func (s *Server) ModelID() string { return s.cfg.ModelID }
+
 // SetTemplate sets the chat template (or why there is none) before Start.
 func (s *Server) SetTemplate(tmpl string, none error) { s.cfg.Template, s.cfg.NoTemplate = tmpl, none }
 

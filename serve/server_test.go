@@ -371,6 +371,8 @@ func TestErrors(t *testing.T) {
 		{"POST", "/v1/completions", `{"prompt": "Once", "max_tokens": 0}`, 400, "invalid_value"},
 		{"POST", "/v1/completions", `{"prompt": ""}`, 400, "invalid_value"},
 		{"POST", "/v1/completions", `{"prompt": 42}`, 400, "invalid_value"},
+		{"POST", "/v1/completions", `{"prompt": [1, 100000]}`, 400, "invalid_value"},
+		{"POST", "/v1/completions", `{"prompt": []}`, 400, "invalid_value"},
 		{"POST", "/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}]}`, 400, "no_chat_template"},
 		{"POST", "/v1/completions", fmt.Sprintf(`{"prompt": %q}`, strings.Repeat("x", 5000)), 413, "request_too_large"},
 		{"GET", "/v1/completions", "", 405, "method_not_allowed"},

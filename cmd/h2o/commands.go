@@ -8,6 +8,7 @@ func commands() []*cli.Command {
 		runCommand(),
 		serveCommand(),
 		chatCommand(),
+		serveBenchCommand(),
 		attnCommand(),
 		summarizeCommand(),
 		streamCommand(),

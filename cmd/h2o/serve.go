@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/chat"
 	"github.com/h2o-kv/h2o/h2o"
 	"github.com/h2o-kv/h2o/serve"
@@ -67,40 +68,12 @@ func serveAction(c *cli.Context) error {
 		return err
 	}
 	defer m.Close()
-	opts = withThreadDefault(c, m, opts)
-	nps, err := parallelList(c.String("parallel"), m, opts, c.Int("n-gpu-layers") != 0)
-	if err != nil {
-		hs.Close()
-		return err
-	}
-	if len(nps) != 1 {
-		hs.Close()
-		return fmt.Errorf("--parallel %q: want one number from 1 to 256 or auto", c.String("parallel"))
-	}
-	b, err := session.NewBatcher(m, opts, nps[0])
+	b, err := startServing(c, srv, m, withThreadDefault(c, m, opts), c.String("parallel"), url, true)
 	if err != nil {
 		hs.Close()
 		return err
 	}
 	defer b.Close()
-	tmpl, err := chat.Template(m, c.String("chat-template"))
-	var noTmpl error
-	switch {
-	case errors.Is(err, chat.ErrNoTemplate):
-		noTmpl = err // completions work; chat answers 400
-		fmt.Fprintf(os.Stderr, "h2o: %v: /v1/chat/completions is off\n", err)
-	case err != nil:
-		hs.Close()
-		return err
-	}
-	srv.SetTemplate(tmpl, noTmpl)
-
-	srv.Start(m, b)
-	o := b.Options()
-	info := m.Info()
-	kv := session.KVBytes(info, b.Slots()*b.CellsPerSequence(), o.TypeK, o.TypeV)
-	fmt.Fprintf(os.Stderr, "h2o: serving %s (%s) on %s | %d sequences x %d KV cells (K %s, V %s): %.1f MiB of KV cache | policy %s rolling=%v\n",
-		id, info.Description, url, b.Slots(), b.CellsPerSequence(), o.TypeK, o.TypeV, float64(kv)/(1<<20), o.Resolved(), o.Resolved().Rolling)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
@@ -127,4 +100,41 @@ func serveAction(c *cli.Context) error {
 	srv.Wait()
 	fmt.Fprintln(os.Stderr, "h2o: stopped")
 	return nil
+}
+
+// startServing makes the Batcher of --parallel (a number or auto) sequences
+// for opts, gives srv the chat template and starts it, and says so on
+// stderr (withChat: the chat template of the model or --chat-template).
+// The caller closes the Batcher after srv.Wait.
+func startServing(c *cli.Context, srv *serve.Server, m *binding.Model, opts session.Options, parallel, url string, withChat bool) (*session.Batcher, error) {
+	nps, err := parallelList(parallel, m, opts, c.Int("n-gpu-layers") != 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(nps) != 1 {
+		return nil, fmt.Errorf("--parallel %q: want one number from 1 to 256 or auto", parallel)
+	}
+	tmpl, noTmpl := "", error(nil)
+	if withChat {
+		tmpl, err = chat.Template(m, c.String("chat-template"))
+		switch {
+		case errors.Is(err, chat.ErrNoTemplate):
+			noTmpl = err // completions work; chat answers 400
+			fmt.Fprintf(os.Stderr, "h2o: %v: /v1/chat/completions is off\n", err)
+		case err != nil:
+			return nil, err
+		}
+	}
+	b, err := session.NewBatcher(m, opts, nps[0])
+	if err != nil {
+		return nil, err
+	}
+	srv.SetTemplate(tmpl, noTmpl)
+	srv.Start(m, b)
+	o := b.Options()
+	info := m.Info()
+	kv := session.KVBytes(info, b.Slots()*b.CellsPerSequence(), o.TypeK, o.TypeV)
+	fmt.Fprintf(os.Stderr, "h2o: serving %s (%s) on %s | %d sequences x %d KV cells (K %s, V %s): %.1f MiB of KV cache | policy %s rolling=%v\n",
+		srv.ModelID(), info.Description, url, b.Slots(), b.CellsPerSequence(), o.TypeK, o.TypeV, float64(kv)/(1<<20), o.Resolved(), o.Resolved().Rolling)
+	return b, nil
 }
