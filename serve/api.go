@@ -72,6 +72,8 @@ type genParams struct {
 	H2O                 *policyOverride `json:"h2o"`
 }
 
+func (p *genParams) params() *genParams { return p }
+
 type completionRequest struct {
 	genParams
 	Prompt json.RawMessage `json:"prompt"`

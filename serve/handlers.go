@@ -41,8 +41,9 @@ func writeError(w http.ResponseWriter, e *httpError) {
 	writeJSON(w, e.status, apiError{Error: errorBody{Message: e.message, Type: e.typ, Code: e.code}})
 }
 
-// readBody reads a POST body within the size limit.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request, v any) *httpError {
+// readRequest reads a POST body within the size limit into v and checks
+// the model it names.
+func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, v interface{ params() *genParams }) *httpError {
 	if r.Method != http.MethodPost {
 		return methodNotAllowed(r)
 	}
@@ -57,11 +58,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, v any) *httpEr
 	if err := decodeStrict(body, v); err != nil {
 		return badRequest("invalid_json", "the request body is not valid JSON for this endpoint: "+err.Error())
 	}
-	return nil
-}
-
-func (s *Server) checkModel(name string) *httpError {
-	if name != "" && name != s.cfg.ModelID {
+	if name := v.params().Model; name != "" && name != s.cfg.ModelID {
 		return badRequest("model_not_found", fmt.Sprintf("the model %q does not exist: this server serves %q", name, s.cfg.ModelID))
 	}
 	return nil
@@ -79,11 +76,7 @@ func queueError(w http.ResponseWriter, err error) *httpError {
 
 func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 	var req completionRequest
-	if e := s.readBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
-	}
-	if e := s.checkModel(req.Model); e != nil {
+	if e := s.readRequest(w, r, &req); e != nil {
 		writeError(w, e)
 		return
 	}
@@ -128,11 +121,7 @@ func (s *Server) promptTokens(raw json.RawMessage) ([]int32, *httpError) {
 
 func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	var req chatRequest
-	if e := s.readBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
-	}
-	if e := s.checkModel(req.Model); e != nil {
+	if e := s.readRequest(w, r, &req); e != nil {
 		writeError(w, e)
 		return
 	}

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 
 	"github.com/h2o-kv/h2o/chat"
-	"github.com/h2o-kv/h2o/h2o"
 	"github.com/h2o-kv/h2o/session"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -27,11 +26,7 @@ func chatCommand() *cli.Command {
 }
 
 func chatAction(c *cli.Context) error {
-	req, err := generationRequest(c, h2o.H2O, !policyAsked(c))
-	if err != nil {
-		return err
-	}
-	opts, err := sessionOptions(c, req)
+	_, opts, err := generationOptions(c)
 	if err != nil {
 		return err
 	}

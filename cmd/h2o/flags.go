@@ -286,6 +286,18 @@ func generationRequest(c *cli.Context, def h2o.Policy, rolling bool) (h2o.Config
 	return withScoring(c, req)
 }
 
+// generationOptions are the options of a command that generates under one
+// policy, h2o with rolling when no policy flag is given (it generates past
+// the trained context).
+func generationOptions(c *cli.Context) (h2o.Config, session.Options, error) {
+	req, err := generationRequest(c, h2o.H2O, !policyAsked(c))
+	if err != nil {
+		return req, session.Options{}, err
+	}
+	opts, err := sessionOptions(c, req)
+	return req, opts, err
+}
+
 // sessionOptions gathers the session options of the flags around a policy request.
 func sessionOptions(c *cli.Context, policy h2o.Config) (session.Options, error) {
 	o := session.Options{

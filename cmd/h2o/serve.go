@@ -16,7 +16,6 @@ import (
 
 	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/chat"
-	"github.com/h2o-kv/h2o/h2o"
 	"github.com/h2o-kv/h2o/serve"
 	"github.com/h2o-kv/h2o/session"
 	"github.com/urfave/cli/v2"
@@ -37,11 +36,7 @@ func serveCommand() *cli.Command {
 }
 
 func serveAction(c *cli.Context) error {
-	req, err := generationRequest(c, h2o.H2O, !policyAsked(c))
-	if err != nil {
-		return err
-	}
-	opts, err := sessionOptions(c, req)
+	req, opts, err := generationOptions(c)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/eval"
-	"github.com/h2o-kv/h2o/h2o"
 	"github.com/h2o-kv/h2o/serve"
 	"github.com/urfave/cli/v2"
 )
@@ -32,11 +31,7 @@ func serveBenchCommand() *cli.Command {
 }
 
 func serveBenchAction(c *cli.Context) error {
-	req, err := generationRequest(c, h2o.H2O, !policyAsked(c))
-	if err != nil {
-		return err
-	}
-	opts, err := sessionOptions(c, req)
+	req, opts, err := generationOptions(c)
 	if err != nil {
 		return err
 	}
