@@ -175,6 +175,13 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, prompt []int32
 	case d = <-j.done:
 	case <-r.Context().Done():
 		return // the loop ends the request at its next step
+	case <-s.loopDone:
+		select {
+		case d = <-j.done:
+		default: // queued as the loop ended
+			writeError(w, queueError(w, errDraining))
+			return
+		}
 	}
 	s.note(w, j, d)
 	if fatal(d) {
@@ -261,6 +268,13 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, j *job, id strin
 			return
 		case <-r.Context().Done():
 			return
+		case <-s.loopDone:
+			if len(j.done) == 0 { // queued as the loop ended
+				reason := "length"
+				send(chunk("", &reason, nil))
+				fmt.Fprint(w, "data: [DONE]\n\n")
+				return
+			}
 		}
 	}
 }
