@@ -86,6 +86,9 @@ type LlamaOptions struct {
 	Type  TensorType // type of the 2-D weights, token_embd and output included; norms are F32
 	Seed  int64
 	Name  string // general.name; empty means "random-llama"
+	// ChatTemplate, when set, is written as tokenizer.chat_template (the
+	// Jinja text that llama.cpp recognises a chat format by).
+	ChatTemplate string
 }
 
 // tensors returns the tensor list in the order of llama.cpp's converter
@@ -159,6 +162,9 @@ func (o LlamaOptions) metadata() ([]KV, error) {
 		kv("tokenizer.ggml.add_bos_token", true),
 		kv("tokenizer.ggml.add_eos_token", false),
 		kv("tokenizer.ggml.add_space_prefix", true),
+	}
+	if o.ChatTemplate != "" {
+		kvs = append(kvs, kv("tokenizer.chat_template", o.ChatTemplate))
 	}
 	if o.Type == Q8_0 || o.Type == Q4_0 {
 		kvs = append(kvs, kv("general.quantization_version", uint32(2))) // GGML_QNT_VERSION

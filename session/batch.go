@@ -17,6 +17,13 @@ type Request struct {
 	ID     int // the caller's identification, returned in Done
 	Prompt []int32
 	Gen    GenOptions
+	// Policy, when set, replaces the Batcher's policy for this request
+	// (CheckRequest says which ones its context can run).
+	Policy *h2o.Config
+	// OnPiece, when set, receives each generated token's text as it is
+	// sampled and may return false to end the generation. It is called from
+	// the step's worker goroutines, one call at a time per request.
+	OnPiece func(piece string) bool
 }
 
 // Done is a finished request.
@@ -87,6 +94,7 @@ type slot struct {
 	id      int
 	prompt  []int32 // prompt tokens not yet decoded
 	gen     *generation
+	onPiece func(string) bool
 	pending int32 // sampled, to be decoded by the next step
 	// this step
 	chunk    int  // tokens in the batch (0: not in it)
@@ -202,20 +210,18 @@ var ErrNoSlot = errors.New("no free slot")
 // Start puts a request in the lowest free slot (consecutive sequence ids
 // decode in fewer micro-batches); the next Steps read its prompt.
 func (b *Batcher) Start(r Request) error {
-	if len(r.Prompt) == 0 {
-		return fmt.Errorf("request %d: empty prompt", r.ID)
+	policy, err := b.CheckRequest(r)
+	if err != nil {
+		return err
 	}
 	for _, s := range b.slots {
 		if s.state != slotIdle {
 			continue
 		}
-		full := b.opts.Prefill == PrefillFull || !b.opts.policy.Evicts()
 		s.seq.reset(b.ctx)
-		if full && len(r.Prompt) > b.cells {
-			return s.seq.fullError(len(r.Prompt))
-		}
+		s.seq.setPolicy(policy)
 		s.state, s.id, s.prompt, s.err = slotPrefill, r.ID, r.Prompt, nil
-		s.gen = newGeneration(r.Gen, b.model)
+		s.gen, s.onPiece = newGeneration(r.Gen, b.model), r.OnPiece
 		s.seq.stats.PastTrained = false // per request
 		s.before = s.seq.snapshot()
 		return nil
@@ -239,7 +245,7 @@ func (b *Batcher) Step(prefillOnly bool) ([]Done, error) {
 			if prefillOnly {
 				continue
 			}
-			if !b.opts.policy.Evicts() && s.seq.len()+1 > b.cells {
+			if !s.seq.policy.Evicts() && s.seq.len()+1 > b.cells {
 				s.err = s.seq.fullError(1)
 				done = append(done, b.finish(s))
 				continue
@@ -251,7 +257,7 @@ func (b *Batcher) Step(prefillOnly bool) ([]Done, error) {
 			if used+n > b.batch.Cap() {
 				continue // whole chunks only: the same chunks as Session.Feed
 			}
-			full := b.opts.Prefill == PrefillFull || !b.opts.policy.Evicts()
+			full := b.opts.Prefill == PrefillFull || !s.seq.policy.Evicts()
 			s.chunk, s.evict = n, !full || n == len(s.prompt)
 			b.prefilling = append(b.prefilling, s)
 		default:
@@ -308,7 +314,7 @@ func (b *Batcher) decodeGroup(group []*slot) error {
 			continue
 		}
 		n := s.chunk
-		if b.opts.Prefill != PrefillFull && b.opts.policy.Evicts() {
+		if b.opts.Prefill != PrefillFull && s.seq.policy.Evicts() {
 			if err := s.seq.room(b.ctx, n); err != nil {
 				return err
 			}
@@ -386,7 +392,7 @@ func (b *Batcher) afterDecode(group []*slot) error {
 		if logits[i] == nil {
 			return
 		}
-		tok, more := s.gen.next(logits[i], nil)
+		tok, more := s.gen.next(logits[i], s.onPiece)
 		if !more || s.gen.atLimit() {
 			s.finished = true // reported by Step; its last token needs no decode
 			return
@@ -405,7 +411,7 @@ func (b *Batcher) finish(s *slot) Done {
 	d := Done{ID: s.id, Result: s.gen.result(), Err: s.err, Stats: s.seq.snapshot().Since(s.before)}
 	b.stats.Evictions += d.Stats.Evictions
 	b.stats.Finished++
-	s.state, s.finished, s.gen, s.prompt = slotIdle, false, nil, nil
+	s.state, s.finished, s.gen, s.prompt, s.onPiece = slotIdle, false, nil, nil, nil
 	return d
 }
 

@@ -6,6 +6,9 @@ import "github.com/urfave/cli/v2"
 func commands() []*cli.Command {
 	return []*cli.Command{
 		runCommand(),
+		serveCommand(),
+		chatCommand(),
+		serveBenchCommand(),
 		attnCommand(),
 		summarizeCommand(),
 		streamCommand(),

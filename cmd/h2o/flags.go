@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/gguf"
@@ -30,11 +31,14 @@ const (
 	cmdBench
 	cmdAttn
 	cmdGGUFRandom
+	cmdServe
+	cmdChat
+	cmdServeBench
 
-	cmdGenerate = cmdRun | cmdStream | cmdSummarize // one policy, generated text
-	cmdPolicy   = cmdGenerate | cmdPPL              // the eviction policy flags
-	cmdSession  = cmdPolicy | cmdBench              // a session's llama.cpp settings
-	cmdModel    = cmdSession | cmdAttn              // load a model
+	cmdGenerate = cmdRun | cmdStream | cmdSummarize | cmdServe | cmdChat | cmdServeBench // one policy, generated text
+	cmdPolicy   = cmdGenerate | cmdPPL                                                   // the eviction policy flags
+	cmdSession  = cmdPolicy | cmdBench                                                   // a session's llama.cpp settings
+	cmdModel    = cmdSession | cmdAttn                                                   // load a model
 )
 
 // option is one entry of the flag table: a flag and the commands that honour it.
@@ -77,11 +81,11 @@ func flagTable() []option {
 		// the eviction policy, with the recipe's names
 		{cmdPolicy, &cli.StringFlag{Name: "mode", Usage: "cache policy: full|h2o|window|sink (default: h2o with --enable_h2o_generation, else " + policyDefaultText + ")"}},
 		{cmdPolicy, &cli.BoolFlag{Name: "enable_h2o_generation", Aliases: []string{"enable-h2o-generation", "h2o"}, Usage: "use H2O eviction (the recipe's flag; same as --mode h2o)"}},
-		{cmdRun | cmdSummarize, heavyFlag(h2o.HalfBudget, "")},
+		{cmdRun | cmdSummarize | cmdServe | cmdChat | cmdServeBench, heavyFlag(h2o.HalfBudget, "")},
 		{cmdStream, heavyFlag(128, "")},
 		{cmdPPL, heavyFlag(0, "; default: --heavy-ratio")},
 		{cmdRun, budgetFlag(128)},
-		{cmdStream | cmdSummarize | cmdPPL, budgetFlag(256)},
+		{cmdStream | cmdSummarize | cmdPPL | cmdServe | cmdChat | cmdServeBench, budgetFlag(256)},
 		{cmdPolicy, &cli.BoolFlag{Name: "enable_position_rolling", Aliases: []string{"enable-position-rolling", "rolling"}, Usage: "kept tokens take their index in the cache as position (generate past the trained context)"}},
 		{cmdPolicy, &cli.IntFlag{Name: "sink-tokens", Aliases: []string{"keep-first"}, Usage: "first tokens never evicted (sink mode default 4; h2o default 0, within the heavy hitters)"}},
 		{cmdPolicy, &cli.IntFlag{Name: "recent", Usage: "recent window R (h2o: heavy hitters are the rest of the budget unless given too, then H + R must equal B; window/sink: default the rest of the budget)"}},
@@ -98,9 +102,11 @@ func flagTable() []option {
 		{cmdRun | cmdAttn, &cli.StringFlag{Name: "prompt", Aliases: []string{"p"}, Value: defaultPrompt, Usage: "prompt text"}},
 		{cmdRun, &cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read the prompt from `FILE`"}},
 		{cmdRun, &cli.IntFlag{Name: "n-predict", Aliases: []string{"n"}, Value: 512, Usage: "tokens to generate"}},
-		{cmdRun, &cli.Float64Flag{Name: "temp", Value: 0.8, Usage: "sampling temperature (0 = greedy)"}},
-		{cmdRun, &cli.Float64Flag{Name: "top-p", Value: 0.95, Usage: "nucleus sampling cut"}},
-		{cmdRun, &cli.Uint64Flag{Name: "seed", Value: 42, Usage: "sampling seed"}},
+		{cmdChat, &cli.IntFlag{Name: "n-predict", Aliases: []string{"n"}, Value: 512, Usage: "tokens per reply at most"}},
+		{cmdServe, &cli.IntFlag{Name: "n-predict", Aliases: []string{"n"}, Value: 256, Usage: "max_tokens of a request that gives none"}},
+		{cmdRun | cmdChat, &cli.Float64Flag{Name: "temp", Value: 0.8, Usage: "sampling temperature (0 = greedy)"}},
+		{cmdRun | cmdChat, &cli.Float64Flag{Name: "top-p", Value: 0.95, Usage: "nucleus sampling cut"}},
+		{cmdRun | cmdChat, &cli.Uint64Flag{Name: "seed", Value: 42, Usage: "sampling seed"}},
 		{cmdRun, &cli.BoolFlag{Name: "stream", Usage: "print tokens as they come instead of a progress bar"}},
 		{cmdAttn, &cli.IntFlag{Name: "top", Value: 10, Usage: "heavy hitters to list"}},
 		{cmdAttn, &cli.BoolFlag{Name: "json", Usage: "JSON output with per-layer scores"}},
@@ -163,6 +169,22 @@ func flagTable() []option {
 		{cmdBench, &cli.BoolFlag{Name: "scores", Usage: "also collect attention scores in modes that do not need them (measures the patch's cost)"}},
 		{cmdBench, &cli.BoolFlag{Name: "profile-ops", Usage: "with --parallel: time every graph node of the decode steps and print where a step's time goes (each node then runs alone and is waited for: slower, not a speed measurement)"}},
 		{cmdBench, &cli.StringFlag{Name: "parallel", Aliases: []string{"np"}, Usage: "batched throughput instead: N sequences (list, and/or auto = as many as fit in memory) each read a prompt of -p tokens, then generate -n tokens together"}},
+
+		// serve and chat
+		{cmdServe | cmdChat, &cli.StringFlag{Name: "chat-template", Usage: "chat template `NAME` instead of the model's tokenizer.chat_template (chatml, llama2, llama3, mistral-v7, ...: llama.cpp's built-in names)"}},
+		{cmdServe, &cli.StringFlag{Name: "host", Value: "127.0.0.1", Usage: "address to listen on"}},
+		{cmdServe, &cli.IntFlag{Name: "port", Value: 8080, Usage: "port to listen on (0 = any free port)"}},
+		{cmdServe, &cli.StringFlag{Name: "parallel", Aliases: []string{"np"}, Value: "4", Usage: "sequences decoded at once (`N` or auto = as many as fit in memory); each has the KV cells of -c or budget + chunk"}},
+		{cmdServe, &cli.IntFlag{Name: "queue", Value: 64, Usage: "requests waiting for a free sequence at most (beyond: 503 with Retry-After)"}},
+		{cmdServe, &cli.Int64Flag{Name: "max-body", Value: 4 << 20, Usage: "request body limit in bytes (beyond: 413)"}},
+		{cmdServe, &cli.DurationFlag{Name: "drain-timeout", Value: 30 * time.Second, Usage: "on SIGTERM/SIGINT, time for running requests to finish before they are ended"}},
+		{cmdChat, &cli.StringFlag{Name: "system", Usage: "system message opening the conversation"}},
+		{cmdServeBench, &cli.StringFlag{Name: "concurrency", Value: "1,2,4,8,16", Usage: "clients at once, comma-separated: one table row each"}},
+		{cmdServeBench, &cli.StringFlag{Name: "parallel", Aliases: []string{"np"}, Usage: "server sequences (`N` or auto; default: the largest --concurrency)"}},
+		{cmdServeBench, &cli.IntFlag{Name: "requests", Value: 4, Usage: "streamed completions each client sends, one after the other"}},
+		{cmdServeBench, &cli.IntFlag{Name: "n-prompt", Aliases: []string{"p"}, Value: 256, Usage: "prompt tokens of each request"}},
+		{cmdServeBench, &cli.IntFlag{Name: "n-gen", Aliases: []string{"n"}, Value: 128, Usage: "tokens generated by each request (EOS ignored)"}},
+		{cmdServeBench, &cli.StringFlag{Name: "input-path", Usage: "text `FILE` or directory the prompts are cut from (default ../shared/" + defaultTextDir + ")"}},
 
 		// gguf random
 		{cmdGGUFRandom, &cli.StringFlag{Name: "preset", Value: "tiny", Usage: "shape: " + strings.Join(gguf.PresetNames(), ", ")}},
@@ -263,6 +285,18 @@ func generationRequest(c *cli.Context, def h2o.Policy, rolling bool) (h2o.Config
 		return req, err
 	}
 	return withScoring(c, req)
+}
+
+// generationOptions are the options of a command that generates under one
+// policy, h2o with rolling when no policy flag is given (it generates past
+// the trained context).
+func generationOptions(c *cli.Context) (h2o.Config, session.Options, error) {
+	req, err := generationRequest(c, h2o.H2O, !policyAsked(c))
+	if err != nil {
+		return req, session.Options{}, err
+	}
+	opts, err := sessionOptions(c, req)
+	return req, opts, err
 }
 
 // sessionOptions gathers the session options of the flags around a policy request.

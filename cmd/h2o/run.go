@@ -5,7 +5,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/h2o-kv/h2o/h2o"
 	"github.com/h2o-kv/h2o/session"
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
@@ -24,12 +23,7 @@ func runCommand() *cli.Command {
 }
 
 func runAction(c *cli.Context) error {
-	// Without a policy flag: h2o with rolling, which generates past the trained context.
-	req, err := generationRequest(c, h2o.H2O, !policyAsked(c))
-	if err != nil {
-		return err
-	}
-	opts, err := sessionOptions(c, req)
+	_, opts, err := generationOptions(c)
 	if err != nil {
 		return err
 	}
