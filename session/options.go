@@ -156,6 +156,10 @@ func (o Options) normalize() (Options, error) {
 			o.TypeK = "f32"
 		}
 	}
+	if rolls && !o.rotateOnRead && o.TypeK != "f32" && o.TypeK != "f16" {
+		// llama.cpp's K-shift has no kernel for the others on every backend
+		return o, fmt.Errorf("-ctk %s with --k-rotation in-place: keys re-rotated in place must be f32 or f16 (--k-rotation on-read rotates keys of any type)", o.TypeK)
+	}
 	if o.policy.NeedsScores() && o.TypeK == "f32" && (o.FlashAttn == "" || o.FlashAttn == "auto") {
 		// flash attention would convert the f32 keys to f16 at every decode,
 		// which costs more than it saves (docs/BENCHMARKS.md)

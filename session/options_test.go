@@ -107,4 +107,10 @@ func TestOptionsKeyRotation(t *testing.T) {
 	if _, err := (Options{Policy: roll, KeyRotation: "sideways"}).normalize(); err == nil {
 		t.Error("an unknown key rotation was accepted")
 	}
+	if _, err := (Options{Policy: roll, KeyRotation: RotateInPlace, TypeK: "q8_0"}).normalize(); err == nil {
+		t.Error("q8_0 keys re-rotated in place were accepted")
+	}
+	if _, err := (Options{Policy: roll, TypeK: "q8_0"}).normalize(); err != nil {
+		t.Errorf("q8_0 keys rotated on read: %v", err)
+	}
 }
