@@ -130,6 +130,12 @@ func (o Options) normalize() (Options, error) {
 			o.TypeK = "f32"
 		}
 	}
+	o.TypeK = strings.ToLower(o.TypeK)
+	if o.policy.Rolling && o.policy.Evicts() && o.TypeK != "f32" && o.TypeK != "f16" {
+		// llama.cpp's K shift has CPU kernels for f32 and f16 keys only: any
+		// other type aborts the process at the first eviction
+		return o, fmt.Errorf("cache type K %s cannot be re-rotated, which position rolling does at every eviction: use -ctk f32 or f16, or --enable_position_rolling=false", o.TypeK)
+	}
 	if o.policy.NeedsScores() && o.TypeK == "f32" && (o.FlashAttn == "" || o.FlashAttn == "auto") {
 		// flash attention would convert the f32 keys to f16 at every decode,
 		// which costs more than it saves (docs/BENCHMARKS.md)

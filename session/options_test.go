@@ -75,3 +75,27 @@ func TestOptionsResolveFlashAttn(t *testing.T) {
 		}
 	}
 }
+
+// Rolling re-rotates the kept keys, which llama.cpp can do for f32 and f16
+// keys only: other K types are refused before a context exists, and accepted
+// without rolling or without eviction.
+func TestOptionsRollingKeyTypes(t *testing.T) {
+	roll := h2o.Config{Policy: h2o.Window, Budget: 64, Rolling: true}
+	still := roll
+	still.Rolling = false
+	for _, tc := range []struct {
+		policy h2o.Config
+		typeK  string
+		ok     bool
+	}{
+		{roll, "f32", true}, {roll, "F16", true}, {roll, "", true},
+		{roll, "bf16", false}, {roll, "q8_0", false}, {roll, "q4_0", false}, {roll, "iq4_nl", false},
+		{still, "bf16", true}, {still, "q8_0", true},
+		{h2o.Config{Policy: h2o.Full}, "bf16", true},
+	} {
+		_, err := Options{Policy: tc.policy, TypeK: tc.typeK}.normalize()
+		if (err == nil) != tc.ok {
+			t.Errorf("%+v -ctk %q: err %v, want ok=%v", tc.policy, tc.typeK, err, tc.ok)
+		}
+	}
+}

@@ -81,6 +81,7 @@ func benchAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	opts = withThreadDefault(c, m, opts)
 	if c.IsSet("parallel") {
 		return benchParallel(c, m, opts, configs, prompts, gens)
 	}

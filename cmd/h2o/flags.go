@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -173,6 +175,65 @@ func flagTable() []option {
 	}
 }
 
+// valueRange bounds a numeric flag's value (inclusive).
+type valueRange struct {
+	min, max float64
+	want     string // what the message asks for
+}
+
+var (
+	nonNegative = valueRange{0, math.Inf(1), "0 or more"}
+	positive    = valueRange{1, math.Inf(1), "1 or more"}
+	unitRange   = valueRange{0, 1, "from 0 to 1"}
+)
+
+// flagRanges bounds every numeric flag of the table, by name: a name means
+// one quantity in every command that has it. TestEveryNumericFlagHasARange
+// keeps the map complete.
+var flagRanges = map[string]valueRange{
+	"n-gpu-layers": nonNegative, "ctx-size": nonNegative, "threads": nonNegative,
+	"batch-size": nonNegative, "ubatch-size": nonNegative,
+	"num_heavy_hitter_tokens": {-1, math.Inf(1), "a number of tokens, or -1 for half the budget"},
+	"num_window_length":       positive,
+	"sink-tokens":             nonNegative, "recent": nonNegative, "recent-share": unitRange,
+	"n-predict": {-1, math.Inf(1), "a number of tokens, or -1 for until EOS or Ctrl-C"},
+	"temp":      nonNegative, "temperature": nonNegative, "top-p": unitRange,
+	"seed": {math.Inf(-1), math.Inf(1), ""},
+	"top":  nonNegative, "max-gen-len": positive, "loop": positive,
+	"sample_num": nonNegative, "shots": nonNegative, "max-tokens": nonNegative, "top-logprobs": {0, 20, "from 0 to 20"},
+	"docs": nonNegative, "min-tokens": nonNegative, "chunk-size": nonNegative, "parallel": positive,
+	"repetitions": positive, "heavy-ratio": {0, 0.999999, "0 <= ratio < 1"},
+	"layers": nonNegative, "ctx": nonNegative,
+}
+
+// checkRanges refuses a numeric flag of c outside its range.
+func checkRanges(c *cli.Context) error {
+	for _, f := range c.Command.Flags {
+		name := f.Names()[0]
+		var v float64
+		switch x := c.Value(name).(type) {
+		case int:
+			v = float64(x)
+		case int64:
+			v = float64(x)
+		case uint64:
+			v = float64(x)
+		case float64:
+			v = x
+		default:
+			continue
+		}
+		r, ok := flagRanges[name]
+		if !ok {
+			return fmt.Errorf("--%s has no range (flags.go)", name)
+		}
+		if math.IsNaN(v) || v < r.min || v > r.max {
+			return fmt.Errorf("--%s %v: want %s", name, c.Value(name), r.want)
+		}
+	}
+	return nil
+}
+
 // heavyFlag is --num_heavy_hitter_tokens with a command's default H (0: none).
 func heavyFlag(def int, note string) cli.Flag {
 	return &cli.IntFlag{Name: "num_heavy_hitter_tokens", Aliases: []string{"num-heavy-hitter-tokens", "heavy"}, Value: def,
@@ -315,7 +376,11 @@ func loadModel(c *cli.Context) (*binding.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return binding.LoadModel(path, binding.ModelParams{GPULayers: c.Int("n-gpu-layers")})
+	ngl := c.Int("n-gpu-layers")
+	if ngl > 0 && !binding.HasGPU() {
+		fmt.Fprintf(os.Stderr, "h2o: warning: -ngl %d but no GPU was found: running on the CPU\n", ngl)
+	}
+	return binding.LoadModel(path, binding.ModelParams{GPULayers: ngl})
 }
 
 // warnPastTrained tells the user when positions went past the trained context.
@@ -331,10 +396,17 @@ func warnPastTrained(m *binding.Model, st session.Stats) {
 // (docs/BENCHMARKS.md, docs/QUALITY.md "Threads and runtime").
 const tinyModelParams = 5_000_000
 
-// withThreadDefault runs a tiny model on one thread unless -t is given.
+// withThreadDefault is every command's thread rule: -t as given, at most
+// one per CPU (more threads than CPUs spin in llama.cpp's barriers and can
+// take minutes for a few tokens); without -t a tiny model runs on one
+// thread and any other on all CPUs.
 func withThreadDefault(c *cli.Context, m *binding.Model, opts session.Options) session.Options {
-	if !c.IsSet("threads") && m.Info().NParams < tinyModelParams {
+	switch n := runtime.NumCPU(); {
+	case !c.IsSet("threads") && m.Info().NParams < tinyModelParams:
 		opts.Threads = 1
+	case opts.Threads > n:
+		fmt.Fprintf(os.Stderr, "h2o: warning: -t %d is more than the %d CPUs: using %d threads\n", opts.Threads, n, n)
+		opts.Threads = n
 	}
 	return opts
 }

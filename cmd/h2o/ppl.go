@@ -83,6 +83,7 @@ func pplAction(c *cli.Context) error {
 		return err
 	}
 	defer m.Close()
+	base = withThreadDefault(c, m, base)
 	info := m.Info()
 	docs, skipped, err := eval.Tokenize(m, inputs, eval.TokenizeOptions{MaxTokens: c.Int("max-tokens"), MinTokens: c.Int("min-tokens"), MaxDocs: c.Int("docs")})
 	if len(skipped) > 0 {

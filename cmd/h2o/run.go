@@ -23,9 +23,20 @@ func runCommand() *cli.Command {
 	return newCommand(cmdRun, "run", "generate text with H2O eviction (default: h2o, budget 128, rolling) and show its progress", runDescription, runAction)
 }
 
+// runRequest is run's policy: h2o without a policy flag, and rolling with
+// every evicting policy (whichever flag names it) unless
+// --enable_position_rolling=false, so that run generates past the trained
+// context by default.
+func runRequest(c *cli.Context) (h2o.Config, error) {
+	p, err := askedPolicy(c, h2o.H2O)
+	if err != nil {
+		return h2o.Config{}, err
+	}
+	return generationRequest(c, h2o.H2O, p != h2o.Full)
+}
+
 func runAction(c *cli.Context) error {
-	// Without a policy flag: h2o with rolling, which generates past the trained context.
-	req, err := generationRequest(c, h2o.H2O, !policyAsked(c))
+	req, err := runRequest(c)
 	if err != nil {
 		return err
 	}
@@ -60,14 +71,19 @@ func runAction(c *cli.Context) error {
 	if err := s.Feed(toks); err != nil {
 		return err
 	}
+	// llama.cpp's -n: 0 generates nothing, -1 until EOS (or Ctrl-C), printed as it comes.
 	n := c.Int("n-predict")
-	gen := session.GenOptions{MaxTokens: n, TextOnly: true, Sampling: session.Sampling{Temperature: c.Float64("temp"), TopP: c.Float64("top-p"), Seed: c.Uint64("seed")}}
+	ctx, stop := interruptible()
+	defer stop()
+	gen := session.GenOptions{MaxTokens: max(n, 0), TextOnly: true, Sampling: session.Sampling{Temperature: c.Float64("temp"), TopP: c.Float64("top-p"), Seed: c.Uint64("seed")}}
+	streaming := c.Bool("stream") || n < 0
+	going := func() bool { return ctx.Err() == nil }
 	var onPiece func(string) bool
 	var bar *progressbar.ProgressBar
 	switch {
-	case c.Bool("stream"):
+	case streaming:
 		fmt.Print(prompt)
-		onPiece = func(p string) bool { fmt.Print(p); return true }
+		onPiece = func(p string) bool { fmt.Print(p); return going() }
 	case !term.IsTerminal(int(os.Stderr.Fd())):
 		// a log, not a terminal: a plain line every tenth of the run
 		done := 0
@@ -77,7 +93,7 @@ func runAction(c *cli.Context) error {
 				st := s.Stats()
 				fmt.Fprintf(os.Stderr, "h2o: %d/%d tokens, cache %d, evicted %d\n", done, n, st.CacheUsed, st.Evictions)
 			}
-			return true
+			return going()
 		}
 	default:
 		bar = progressbar.NewOptions(n, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("generating"),
@@ -87,11 +103,14 @@ func runAction(c *cli.Context) error {
 			st := s.Stats()
 			bar.Describe(fmt.Sprintf("cache %d/%d, evicted %d", st.CacheUsed, max(pol.Budget, st.CacheUsed), st.Evictions))
 			bar.Add(1)
-			return true
+			return going()
 		}
 	}
-	res, err := s.Generate(gen, onPiece)
-	if !c.Bool("stream") {
+	var res session.Result
+	if n != 0 {
+		res, err = s.Generate(gen, onPiece)
+	}
+	if !streaming {
 		if bar != nil {
 			bar.Finish()
 		}
@@ -100,8 +119,18 @@ func runAction(c *cli.Context) error {
 	}
 	fmt.Println()
 	st := s.Stats()
+	finish := string(res.Finish)
+	switch {
+	case ctx.Err() != nil:
+		finish = "interrupted"
+	case n == 0:
+		finish = "none (-n 0)"
+	}
 	fmt.Fprintf(os.Stderr, "h2o: prompt %d tokens (%.1f t/s) | generated %d tokens (%.1f t/s) | cache %d tokens (budget %d) | %d evictions | finish: %s\n",
-		st.PromptTokens, st.PromptTPS(), st.GenTokens, st.GenTPS(), st.CacheUsed, pol.Budget, st.Evictions, res.Finish)
+		st.PromptTokens, st.PromptTPS(), st.GenTokens, st.GenTPS(), st.CacheUsed, pol.Budget, st.Evictions, finish)
 	warnPastTrained(m, st)
+	if err == nil && ctx.Err() != nil {
+		return interrupted(fmt.Sprintf("run: interrupted after %d tokens", st.GenTokens))
+	}
 	return err
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/h2o"
@@ -34,12 +32,6 @@ func streamAction(c *cli.Context) error {
 	opts, err := sessionOptions(c, req)
 	if err != nil {
 		return err
-	}
-	if c.Int("loop") < 1 {
-		return fmt.Errorf("--loop must be at least 1 (got %d)", c.Int("loop"))
-	}
-	if c.Int("max-gen-len") < 1 {
-		return fmt.Errorf("--max-gen-len must be at least 1 (got %d)", c.Int("max-gen-len"))
 	}
 	path, err := stream.ResolveInput(c.String("input-path"))
 	if err != nil {
@@ -90,7 +82,7 @@ func streamAction(c *cli.Context) error {
 	}
 
 	// Ctrl-C ends the run cleanly: terminal restored, summary printed.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible()
 	defer stop()
 	res, runErr := stream.Run(ctx, s, m, turns, cfg)
 	cfg.Progress.Close()
@@ -108,7 +100,7 @@ func streamAction(c *cli.Context) error {
 	case runErr == nil:
 		return nil
 	case errors.Is(runErr, context.Canceled):
-		return cli.Exit(fmt.Sprintf("h2o: stream: interrupted at %v", runErr), 130)
+		return interrupted(fmt.Sprintf("stream: interrupted at %v", runErr))
 	case errors.Is(runErr, session.ErrContextFull):
 		return fmt.Errorf("stream: the %s cache ran out of room at %v", pol.Policy, runErr)
 	}

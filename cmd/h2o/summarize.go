@@ -106,9 +106,6 @@ func summarizeOptions(c *cli.Context) (summarize.Options, error) {
 	if err != nil {
 		return summarize.Options{}, err
 	}
-	if c.Int("shots") < 0 || c.Int("max-tokens") < 0 || c.Float64("temperature") < 0 {
-		return summarize.Options{}, errors.New("--shots, --max-tokens and --temperature must not be negative")
-	}
 	o := summarize.Options{
 		Seed: c.Int64("seed"), Shots: c.Int("shots"), MaxTokens: c.Int("max-tokens"), Truncate: c.Bool("truncate"),
 		OnEmpty: empty, TopLogprobs: c.Int("top-logprobs"), OutputPath: c.String("output-path"), Resume: c.Bool("resume"),
