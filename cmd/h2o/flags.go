@@ -78,8 +78,7 @@ func flagTable() []option {
 		// the eviction policy, with the recipe's names
 		{cmdPolicy, &cli.StringFlag{Name: "mode", Usage: "cache policy: full|h2o|window|sink (default: h2o with --enable_h2o_generation, else " + policyDefaultText + ")"}},
 		{cmdPolicy, &cli.BoolFlag{Name: "enable_h2o_generation", Aliases: []string{"enable-h2o-generation", "h2o"}, Usage: "use H2O eviction (the recipe's flag; same as --mode h2o)"}},
-		{cmdRun | cmdSummarize, heavyFlag(h2o.HalfBudget, "")},
-		{cmdStream, heavyFlag(128, "")},
+		{cmdGenerate, heavyFlag(h2o.HalfBudget, "")},
 		{cmdPPL, heavyFlag(0, "; default: --heavy-ratio")},
 		{cmdRun, budgetFlag(128)},
 		{cmdStream | cmdSummarize | cmdPPL, budgetFlag(256)},
@@ -108,8 +107,8 @@ func flagTable() []option {
 		{cmdAttn, &cli.BoolFlag{Name: "per-query-head", Usage: "report query heads instead of KV heads"}},
 
 		// stream
-		{cmdStream, &cli.StringFlag{Name: "input-path", Aliases: []string{"input_path", "data_root", "data-root"}, Value: "data/",
-			Usage: "MT-Bench questions: a `DIR` holding mt_bench.jsonl (the recipe's data_root) or question.jsonl, or the JSONL file itself"}},
+		{cmdStream, &cli.StringFlag{Name: "input-path", Aliases: []string{"input_path", "data_root", "data-root"},
+			Usage: "MT-Bench questions: a `DIR` holding mt_bench.jsonl (the recipe's data_root) or question.jsonl, or the JSONL file itself (default: ../shared/" + defaultQuestionsDir + " when present, else data/)"}},
 		{cmdStream, &cli.IntFlag{Name: "max-gen-len", Aliases: []string{"max_gen_len"}, Value: 1000, Usage: "new tokens per turn at most (greedy, until EOS)"}},
 		{cmdStream, &cli.IntFlag{Name: "loop", Value: 1, Usage: "cycle the dataset `N` times, all in one conversation"}},
 		{cmdStream, &cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no prompts or generated text on stdout"}},
@@ -325,6 +324,17 @@ func generationRequest(c *cli.Context, def h2o.Policy, rolling bool) (h2o.Config
 	return withScoring(c, req)
 }
 
+// rollingRequest is the policy of a command that generates past the trained
+// context (run, stream): --mode's, else def, with rolling whenever the
+// policy evicts (whichever flag names it) unless --enable_position_rolling=false.
+func rollingRequest(c *cli.Context, def h2o.Policy) (h2o.Config, error) {
+	p, err := askedPolicy(c, def)
+	if err != nil {
+		return h2o.Config{}, err
+	}
+	return generationRequest(c, def, p != h2o.Full)
+}
+
 // sessionOptions gathers the session options of the flags around a policy request.
 func sessionOptions(c *cli.Context, policy h2o.Config) (session.Options, error) {
 	o := session.Options{
@@ -391,6 +401,42 @@ func warnPastTrained(m *binding.Model, st session.Stats) {
 	}
 }
 
+// warnRollingBudget tells the user that a rolling cache larger than the
+// trained context gives positions past it: rolling bounds positions by the budget.
+func warnRollingBudget(m *binding.Model, rolling bool, budget int) {
+	if trained := m.Info().NCtxTrain; rolling && budget > trained {
+		fmt.Fprintf(os.Stderr, "h2o: warning: budget %d with position rolling exceeds the model's trained context (%d): positions will pass it; quality may degrade\n",
+			budget, trained)
+	}
+}
+
+// longPrompt is the prompt length from which reading it reports progress.
+const longPrompt = 4096
+
+// feedProgress follows the reading of a long prompt on stderr, a line every
+// tenth, and stops it when stop closes (see Session.SetFeedProgress).
+func feedProgress(stop <-chan struct{}) func(done, total int) bool {
+	step, last := 0, 0
+	return func(done, total int) bool {
+		if done < last { // the next prompt
+			step = 0
+		}
+		last = done
+		if total >= longPrompt {
+			if k := done * 10 / total; k > step {
+				step = k
+				fmt.Fprintf(os.Stderr, "h2o: reading the prompt: %d/%d tokens\n", done, total)
+			}
+		}
+		select {
+		case <-stop:
+			return false
+		default:
+			return true
+		}
+	}
+}
+
 // tinyModelParams: below this size one thread beats llama.cpp's thread pool,
 // whose barriers dominate tiny matrices, the more so on a busy machine
 // (docs/BENCHMARKS.md, docs/QUALITY.md "Threads and runtime").
@@ -423,6 +469,8 @@ func openSession(c *cli.Context, opts session.Options) (s *session.Session, clos
 		m.Close()
 		return nil, nil, err
 	}
+	pol := s.Options().Resolved()
+	warnRollingBudget(m, pol.Rolling, pol.Budget)
 	return s, func() { s.Close(); m.Close() }, nil
 }
 

@@ -111,7 +111,7 @@ func TestPolicyFlagsGranularity(t *testing.T) {
 func TestRunDefaults(t *testing.T) {
 	runPolicy := func(args ...string) (h2o.Resolved, error) {
 		return parseWith(t, cmdRun, func(c *cli.Context) (h2o.Resolved, error) {
-			req, err := runRequest(c)
+			req, err := rollingRequest(c, h2o.H2O)
 			if err != nil {
 				return h2o.Resolved{}, err
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -23,20 +24,8 @@ func runCommand() *cli.Command {
 	return newCommand(cmdRun, "run", "generate text with H2O eviction (default: h2o, budget 128, rolling) and show its progress", runDescription, runAction)
 }
 
-// runRequest is run's policy: h2o without a policy flag, and rolling with
-// every evicting policy (whichever flag names it) unless
-// --enable_position_rolling=false, so that run generates past the trained
-// context by default.
-func runRequest(c *cli.Context) (h2o.Config, error) {
-	p, err := askedPolicy(c, h2o.H2O)
-	if err != nil {
-		return h2o.Config{}, err
-	}
-	return generationRequest(c, h2o.H2O, p != h2o.Full)
-}
-
 func runAction(c *cli.Context) error {
-	req, err := runRequest(c)
+	req, err := rollingRequest(c, h2o.H2O)
 	if err != nil {
 		return err
 	}
@@ -68,13 +57,14 @@ func runAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Feed(toks); err != nil {
+	ctx, stop := interruptible()
+	defer stop()
+	s.SetFeedProgress(feedProgress(ctx.Done()))
+	if err := s.Feed(toks); err != nil && !errors.Is(err, session.ErrInterrupted) {
 		return err
 	}
 	// llama.cpp's -n: 0 generates nothing, -1 until EOS (or Ctrl-C), printed as it comes.
 	n := c.Int("n-predict")
-	ctx, stop := interruptible()
-	defer stop()
 	gen := session.GenOptions{MaxTokens: max(n, 0), TextOnly: true, Sampling: session.Sampling{Temperature: c.Float64("temp"), TopP: c.Float64("top-p"), Seed: c.Uint64("seed")}}
 	streaming := c.Bool("stream") || n < 0
 	going := func() bool { return ctx.Err() == nil }
@@ -107,7 +97,7 @@ func runAction(c *cli.Context) error {
 		}
 	}
 	var res session.Result
-	if n != 0 {
+	if n != 0 && ctx.Err() == nil {
 		res, err = s.Generate(gen, onPiece)
 	}
 	if !streaming {

@@ -25,7 +25,7 @@ func streamCommand() *cli.Command {
 }
 
 func streamAction(c *cli.Context) error {
-	req, err := generationRequest(c, h2o.Full, false)
+	req, err := rollingRequest(c, h2o.Full)
 	if err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func streamAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	path, err := stream.ResolveInput(c.String("input-path"))
+	path, err := stream.ResolveInput(questionsPath(c))
 	if err != nil {
 		return err
 	}
@@ -105,6 +105,21 @@ func streamAction(c *cli.Context) error {
 		return fmt.Errorf("stream: the %s cache ran out of room at %v", pol.Policy, runErr)
 	}
 	return fmt.Errorf("stream: %w", runErr)
+}
+
+// defaultQuestionsDir is the MT-Bench questions looked up in ../shared.
+const defaultQuestionsDir = "data/mt_bench"
+
+// questionsPath is --input-path, else ../shared's questions (see sharedPath), else the recipe's data/.
+func questionsPath(c *cli.Context) string {
+	if p := c.String("input-path"); p != "" {
+		return p
+	}
+	if p, ok := sharedPath(defaultQuestionsDir); ok {
+		fmt.Fprintf(os.Stderr, "h2o: no --input-path given: using %s\n", p)
+		return p
+	}
+	return "data/"
 }
 
 // progressReporter refreshes a status line in place when stderr is a
