@@ -346,7 +346,7 @@ func (e *evaluator) fit(toks []int32, maxTok int) ([]int32, error) {
 func PromptLimit(so session.Options, cells, maxTok int) int {
 	switch {
 	case !so.Resolved().Evicts():
-		return cells - maxTok
+		return max(cells-maxTok, 0) // not -1: max_tokens may leave no room at all
 	case so.Prefill == session.PrefillFull:
 		return cells
 	}

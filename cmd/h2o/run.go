@@ -117,10 +117,10 @@ func runAction(c *cli.Context) error {
 		finish = "none (-n 0)"
 	}
 	fmt.Fprintf(os.Stderr, "h2o: prompt %d tokens (%.1f t/s) | generated %d tokens (%.1f t/s) | cache %d tokens (budget %d) | %d evictions | finish: %s\n",
-		st.PromptTokens, st.PromptTPS(), st.GenTokens, st.GenTPS(), st.CacheUsed, pol.Budget, st.Evictions, finish)
+		st.PromptTokens, st.PromptTPS(), res.NTokens, st.GenTPS(), st.CacheUsed, pol.Budget, st.Evictions, finish)
 	warnPastTrained(m, st)
 	if err == nil && ctx.Err() != nil {
-		return interrupted(fmt.Sprintf("run: interrupted after %d tokens", st.GenTokens))
+		return interrupted(fmt.Sprintf("run: interrupted after %d tokens", res.NTokens))
 	}
 	return err
 }
