@@ -218,7 +218,9 @@ var badCases = []badCase{
 	// more of the same kind
 	{name: "unknown flag", args: func(f *fixtures) []string { return m(f, "run", "--bogus") }, want: "flag provided but not defined"},
 	{name: "unknown policy", args: func(f *fixtures) []string { return m(f, "run", "--mode", "lru") }, want: "lru"},
-	{name: "unknown cache type", args: func(f *fixtures) []string { return m(f, "run", "-ctk", "f8", "--enable_position_rolling=false", "-n", "2") }, want: "f8"},
+	{name: "unknown cache type", args: func(f *fixtures) []string {
+		return m(f, "run", "-ctk", "f8", "--enable_position_rolling=false", "-n", "2")
+	}, want: "f8"},
 	{name: "unknown flash attention", args: func(f *fixtures) []string { return m(f, "run", "-fa", "maybe") }, want: "maybe"},
 	{name: "unknown prefill", args: func(f *fixtures) []string { return m(f, "run", "--prefill", "half") }, want: "half"},
 	{name: "per-head with flash attention", args: func(f *fixtures) []string { return m(f, "run", "--granularity", "head", "-fa", "on") }, want: "flash attention off"},
@@ -235,7 +237,9 @@ var badCases = []badCase{
 	{name: "gguf random unknown preset", args: func(f *fixtures) []string {
 		return []string{"gguf", "random", "-o", filepath.Join(f.out, "r.gguf"), "--preset", "huge"}
 	}, want: "huge"},
-	{name: "top-logprobs over 20", args: func(f *fixtures) []string { return m(f, "summarize", "--input-path", f.requests, "--top-logprobs", "100") }, want: "--top-logprobs 100: want"},
+	{name: "top-logprobs over 20", args: func(f *fixtures) []string {
+		return m(f, "summarize", "--input-path", f.requests, "--top-logprobs", "100")
+	}, want: "--top-logprobs 100: want"},
 }
 
 // TestBadInput runs every case: a non-zero exit with a message naming the

@@ -76,5 +76,5 @@ func crashed(r result) string {
 }
 
 // stories is the small model; eval the evaluation model (both skip the test when absent).
-func stories(t *testing.T) string { return testutil.Stories260K(t) }
+func stories(t *testing.T) string   { return testutil.Stories260K(t) }
 func evalModel(t *testing.T) string { return testutil.EvalModel(t) }
