@@ -42,7 +42,7 @@ func (s *syncBuffer) String() string {
 func interrupt(t *testing.T, limit time.Duration, ready func(stdout, stderr string) bool, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(h2oBin, args...)
-	cmd.Dir = testutil.RepoRoot()
+	cmd.Dir = repoRoot()
 	var out, errOut syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	start := time.Now()

@@ -17,10 +17,22 @@ import (
 	"github.com/h2o-kv/h2o/internal/testutil"
 )
 
-// h2oBin is the binary under test, built from this tree by TestMain.
+// h2oBin is the binary under test: built from this tree by TestMain, or
+// $H2O_BIN, or on a machine without Go (a test binary built elsewhere, run
+// from the repository root) bin/h2o.
 var h2oBin string
 
 func TestMain(m *testing.M) {
+	h2oBin = os.Getenv("H2O_BIN")
+	if _, err := exec.LookPath("go"); err != nil && h2oBin == "" {
+		h2oBin = filepath.Join("bin", "h2o")
+	}
+	if h2oBin != "" {
+		if abs, err := filepath.Abs(h2oBin); err == nil {
+			h2oBin = abs
+		}
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "h2o-e2e")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -53,7 +65,7 @@ func h2o(t *testing.T, limit time.Duration, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, h2oBin, args...)
-	cmd.Dir = testutil.RepoRoot()
+	cmd.Dir = repoRoot()
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	start := time.Now()
@@ -63,6 +75,22 @@ func h2o(t *testing.T, limit time.Duration, args ...string) result {
 		t.Fatalf("h2o %s: %v", strings.Join(args, " "), err)
 	}
 	return r
+}
+
+// repoRoot is where commands run (../shared resolves from there): the
+// repository this test was built from, else the working directory (a test
+// binary run from the root of a copy).
+func repoRoot() string {
+	if root := testutil.RepoRoot(); dirExists(root) {
+		return root
+	}
+	wd, _ := os.Getwd()
+	return wd
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
 
 // crashed names what in a command's output means a crash rather than an error.
