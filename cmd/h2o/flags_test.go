@@ -294,3 +294,26 @@ func TestFlagsFirst(t *testing.T) {
 		}
 	}
 }
+
+// stream: full by default; an evicting policy rolls and takes half the
+// budget as heavy hitters, so any budget works.
+func TestStreamDefaults(t *testing.T) {
+	streamPolicy := func(args ...string) (h2o.Resolved, error) {
+		return parseWith(t, cmdStream, func(c *cli.Context) (h2o.Resolved, error) {
+			req, err := rollingRequest(c, h2o.Full)
+			if err != nil {
+				return h2o.Resolved{}, err
+			}
+			return req.Resolve()
+		}, args...)
+	}
+	if cfg, err := streamPolicy(); err != nil || cfg.Evicts() || cfg.Rolling {
+		t.Fatalf("stream default: %+v %v", cfg, err)
+	}
+	if cfg, err := streamPolicy("--mode", "h2o", "--budget", "64"); err != nil || cfg.HeavyHitters != 32 || !cfg.Rolling {
+		t.Fatalf("stream h2o B=64: %+v %v", cfg, err)
+	}
+	if cfg, err := streamPolicy("--mode", "sink", "--budget", "64", "--enable_position_rolling=false"); err != nil || cfg.Rolling {
+		t.Fatalf("rolling turned off: %+v %v", cfg, err)
+	}
+}
