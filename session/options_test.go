@@ -1,6 +1,7 @@
 package session
 
 import (
+	"math"
 	"testing"
 
 	"github.com/h2o-kv/h2o/binding"
@@ -97,5 +98,22 @@ func TestOptionsRollingKeyTypes(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("%+v -ctk %q: err %v, want ok=%v", tc.policy, tc.typeK, err, tc.ok)
 		}
+	}
+}
+
+// Logits without a finite value (NaN weights) give no token, whatever the
+// sampling; greedy takes the one finite logit among NaNs.
+func TestSampleNotFinite(t *testing.T) {
+	nan := float32(math.NaN())
+	for _, cfg := range []Sampling{{}, {Temperature: 0.8, TopP: 0.9, Seed: 1}, {TopLogprobs: 2}} {
+		if tok, _, _ := NewSampler(cfg).Sample([]float32{nan, nan, nan}); tok != -1 {
+			t.Errorf("%+v: all NaN gave token %d", cfg, tok)
+		}
+		if tok, _, _ := NewSampler(cfg).Sample([]float32{float32(math.Inf(1)), 0}); tok != -1 {
+			t.Errorf("%+v: +Inf gave token %d", cfg, tok)
+		}
+	}
+	if tok, _, _ := NewSampler(Sampling{}).Sample([]float32{nan, 2, nan}); tok != 1 {
+		t.Errorf("greedy: one finite logit gave token %d", tok)
 	}
 }

@@ -172,6 +172,10 @@ var badCases = []badCase{
 	{name: "NaN weights", args: func(f *fixtures) []string {
 		return []string{"ppl", "-m", f.nanModel, f.text, "--policies", "full", "--kl=false"}
 	}, want: "not finite"},
+	{name: "NaN weights in run", args: func(f *fixtures) []string { return []string{"run", "-m", f.nanModel, "-n", "5"} }, want: "not finite"},
+	{name: "NaN weights in summarize", args: func(f *fixtures) []string {
+		return []string{"summarize", "-m", f.nanModel, "--input-path", f.requests, "--enable_h2o_generation"}
+	}, want: "not finite"},
 	{name: "budget larger than the text warns", args: func(f *fixtures) []string {
 		return m(f, "ppl", f.text, "--budgets", "4096", "--policies", "full,window")
 	}, ok: true, want: "not smaller than the longest document"},
