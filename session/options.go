@@ -122,18 +122,19 @@ func (o Options) normalize() (Options, error) {
 			o.Scores = binding.ScoresTotal
 		}
 	}
+	// Rolling re-rotates the stored keys at every eviction (llama.cpp's K shift).
+	inPlace := o.policy.Rolling && o.policy.Evicts()
 	if o.TypeK == "" {
 		o.TypeK = "f16"
-		// Rolling re-rotates surviving keys at every eviction; in f16 the
-		// rounding error of each rotation accumulates (docs/DESIGN.md).
-		if o.policy.Rolling && o.policy.Evicts() {
+		// in f16 the rounding error of each rotation accumulates (docs/DESIGN.md)
+		if inPlace {
 			o.TypeK = "f32"
 		}
 	}
 	o.TypeK = strings.ToLower(o.TypeK)
-	if o.policy.Rolling && o.policy.Evicts() && o.TypeK != "f32" && o.TypeK != "f16" {
-		// llama.cpp's K shift has CPU kernels for f32 and f16 keys only: any
-		// other type aborts the process at the first eviction
+	if inPlace && o.TypeK != "f32" && o.TypeK != "f16" {
+		// the K shift has CPU kernels for f32 and f16 keys only: any other
+		// type aborts the process at the first eviction
 		return o, fmt.Errorf("cache type K %s cannot be re-rotated, which position rolling does at every eviction: use -ctk f32 or f16, or --enable_position_rolling=false", o.TypeK)
 	}
 	if o.policy.NeedsScores() && o.TypeK == "f32" && (o.FlashAttn == "" || o.FlashAttn == "auto") {
