@@ -17,8 +17,8 @@ const defaultPrompt = "The Debian package management system"
 
 const runDescription = "Feeds the prompt, then samples --n-predict tokens while the cache keeps at most the budget:\n" +
 	"the heavy hitters (most attended tokens) and the most recent ones. Every evicting policy rolls\n" +
-	"positions (with an f32 K cache) unless --enable_position_rolling=false. Ctrl-C stops the run and\n" +
-	"prints the text so far. Without -m the evaluation model in ../shared/models is used."
+	"positions unless --enable_position_rolling=false. Ctrl-C stops the run and prints the text so\n" +
+	"far. Without -m the evaluation model in ../shared/models is used."
 
 // runCommand is the main job: one H2O generation end to end with progress.
 func runCommand() *cli.Command {
