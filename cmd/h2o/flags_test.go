@@ -106,18 +106,22 @@ func TestPolicyFlagsGranularity(t *testing.T) {
 	}
 }
 
+// rollingPolicy resolves the policy of a command using rollingRequest.
+func rollingPolicy(t *testing.T, cmd command, def h2o.Policy, args ...string) (h2o.Resolved, error) {
+	t.Helper()
+	return parseWith(t, cmd, func(c *cli.Context) (h2o.Resolved, error) {
+		req, err := rollingRequest(c, def)
+		if err != nil {
+			return h2o.Resolved{}, err
+		}
+		return req.Resolve()
+	}, args...)
+}
+
 // run's defaults: h2o, budget 128, and rolling with any evicting policy
 // however it is named.
 func TestRunDefaults(t *testing.T) {
-	runPolicy := func(args ...string) (h2o.Resolved, error) {
-		return parseWith(t, cmdRun, func(c *cli.Context) (h2o.Resolved, error) {
-			req, err := rollingRequest(c, h2o.H2O)
-			if err != nil {
-				return h2o.Resolved{}, err
-			}
-			return req.Resolve()
-		}, args...)
-	}
+	runPolicy := func(args ...string) (h2o.Resolved, error) { return rollingPolicy(t, cmdRun, h2o.H2O, args...) }
 	if cfg, err := runPolicy(); err != nil || cfg.String() != "h2o B=128 H=64 R=64" || !cfg.Rolling {
 		t.Fatalf("run default: %+v %v", cfg, err)
 	}
@@ -298,15 +302,7 @@ func TestFlagsFirst(t *testing.T) {
 // stream: full by default; an evicting policy rolls and takes half the
 // budget as heavy hitters, so any budget works.
 func TestStreamDefaults(t *testing.T) {
-	streamPolicy := func(args ...string) (h2o.Resolved, error) {
-		return parseWith(t, cmdStream, func(c *cli.Context) (h2o.Resolved, error) {
-			req, err := rollingRequest(c, h2o.Full)
-			if err != nil {
-				return h2o.Resolved{}, err
-			}
-			return req.Resolve()
-		}, args...)
-	}
+	streamPolicy := func(args ...string) (h2o.Resolved, error) { return rollingPolicy(t, cmdStream, h2o.Full, args...) }
 	if cfg, err := streamPolicy(); err != nil || cfg.Evicts() || cfg.Rolling {
 		t.Fatalf("stream default: %+v %v", cfg, err)
 	}

@@ -211,7 +211,7 @@ var badCases = []badCase{
 
 	// stream
 	{name: "stream finds the shared questions, small budgets work, rolls", args: func(f *fixtures) []string {
-		return m(f, "stream", "--mode", "h2o", "--budget", "64", "--max-gen-len", "2", "-q")
+		return m(f, "stream", "--mode", "h2o", "--budget", "64", "--max-gen-len", "1", "-q")
 	}, ok: true, want: "rolling=true"},
 
 	// model load errors lead with the reason
