@@ -6,12 +6,14 @@
 package eval
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/h2o-kv/h2o/binding"
 )
@@ -70,9 +72,36 @@ func ReadInputs(paths []string, maxDocs int) ([]Input, error) {
 		if err != nil {
 			return nil, fmt.Errorf("input: %w", err)
 		}
+		if err := checkText(b); err != nil {
+			return nil, fmt.Errorf("input %s: %w", f, err)
+		}
 		out = append(out, Input{Name: f, Text: string(b)})
 	}
 	return out, nil
+}
+
+// checkText refuses binary data (a NUL byte or invalid UTF-8 in the first
+// 64 KiB), which would otherwise be scored as text without a word.
+func checkText(b []byte) error {
+	head := b
+	if len(head) > 64<<10 {
+		head = head[:64<<10]
+		// do not count a rune cut by the limit
+		for k := 0; k < utf8.UTFMax-1 && !utf8.RuneStart(b[len(head)]); k++ {
+			head = head[:len(head)-1]
+		}
+	}
+	if i := bytes.IndexByte(head, 0); i >= 0 {
+		return fmt.Errorf("not text: a NUL byte at offset %d", i)
+	}
+	for off := 0; off < len(head); {
+		r, n := utf8.DecodeRune(head[off:])
+		if r == utf8.RuneError && n == 1 {
+			return fmt.Errorf("not text: invalid UTF-8 at offset %d", off)
+		}
+		off += n
+	}
+	return nil
 }
 
 // Doc is a tokenised document. The first Prefix tokens (BOS and the first
@@ -123,6 +152,22 @@ func Tokenize(m *binding.Model, inputs []Input, o TokenizeOptions) (docs []Doc, 
 		return nil, skipped, fmt.Errorf("%w: every document is empty or too short (%s)", ErrNoInput, strings.Join(skipped, ", "))
 	}
 	return docs, skipped, nil
+}
+
+// Covered is docs cut to their first n scored positions, in order: what an
+// interrupted Run measured.
+func Covered(docs []Doc, n int) []Doc {
+	var out []Doc
+	for _, d := range docs {
+		if n <= 0 {
+			break
+		}
+		k := min(d.Scored(), n)
+		n -= k
+		d.Tokens = d.Tokens[:d.Prefix+k]
+		out = append(out, d)
+	}
+	return out
 }
 
 // Concat joins inputs into one document (separated by blank lines), to make

@@ -34,6 +34,10 @@ type Options struct {
 	Parallel int
 	// Progress, if set, is called after each token position is done in every session.
 	Progress func(doc, docs int)
+	// Done, when closed, stops the evaluation after the current position:
+	// Run returns the results of every position scored so far with
+	// session.ErrInterrupted.
+	Done <-chan struct{}
 }
 
 // Result is what one run measured over all documents.
@@ -236,10 +240,20 @@ func Run(m *binding.Model, docs []Doc, o Options) ([]Result, error) {
 			if o.Progress != nil {
 				o.Progress(di, len(docs))
 			}
+			select {
+			case <-o.Done:
+				return results(runs[:reported]), fmt.Errorf("eval: %w in %s after %d of its %d tokens", session.ErrInterrupted, d.Name, i+1, len(d.Tokens))
+			default:
+			}
 		}
 	}
-	out := make([]Result, 0, reported)
-	for _, r := range runs[:reported] {
+	return results(runs[:reported]), nil
+}
+
+// results are the runs' measures, with their sessions' statistics.
+func results(runs []*runner) []Result {
+	out := make([]Result, 0, len(runs))
+	for _, r := range runs {
 		st := r.s.Stats()
 		r.res.Evictions = st.Evictions
 		r.res.PastTrained = st.PastTrained
@@ -248,5 +262,5 @@ func Run(m *binding.Model, docs []Doc, o Options) ([]Result, error) {
 		}
 		out = append(out, *r.res)
 	}
-	return out, nil
+	return out
 }

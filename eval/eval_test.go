@@ -325,3 +325,53 @@ func TestDecodeErrorNamesRun(t *testing.T) {
 		t.Errorf("err = %v, want a decode *binding.Error naming token %d", err, bad)
 	}
 }
+
+// Closing Done stops the evaluation after the current position: the results
+// cover exactly the positions scored until then and equal an evaluation of
+// the text cut there.
+func TestInterruptKeepsWhatWasScored(t *testing.T) {
+	m := loadModel(t)
+	docs := storyDocs(t, m, 120)
+	done := make(chan struct{})
+	n := 0
+	o := Options{Runs: []h2o.Config{{Policy: h2o.Full}, {Policy: h2o.Window, Budget: 16}}, KL: true, Session: tinySession, Done: done,
+		Progress: func(int, int) {
+			if n++; n == 50 {
+				close(done)
+			}
+		}}
+	got, err := Run(m, docs, o)
+	if !errors.Is(err, session.ErrInterrupted) || len(got) != 2 {
+		t.Fatalf("%d results, %v; want 2 and ErrInterrupted", len(got), err)
+	}
+	cut := Covered(docs, 50)
+	if len(cut) != 1 || cut[0].Scored() != 50 {
+		t.Fatalf("covered: %d docs, want one with 50 positions", len(cut))
+	}
+	o.Done, o.Progress = nil, nil
+	want := run(t, m, cut, o)
+	for i := range got {
+		if got[i].Tokens != 50 || got[i].NLL != want[i].NLL || got[i].KLSum != want[i].KLSum {
+			t.Errorf("run %d: %d tokens, NLL %v KL %v; want 50, %v %v", i, got[i].Tokens, got[i].NLL, got[i].KLSum, want[i].NLL, want[i].KLSum)
+		}
+	}
+}
+
+// Binary files are refused by name, not scored as text; a multi-byte rune
+// cut by the sniffed prefix is not binary.
+func TestBinaryInputRefused(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{"nul.bin": []byte("abc\x00def"), "latin1.txt": []byte("caf\xe9 au lait")} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadInputs([]string{p}, 0); err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "not text") {
+			t.Errorf("%s: %v, want a 'not text' error naming it", name, err)
+		}
+	}
+	long := append(bytes.Repeat([]byte("a"), 64<<10-1), "é and more"...)
+	if err := checkText(long); err != nil {
+		t.Errorf("a rune across the 64 KiB mark: %v", err)
+	}
+}

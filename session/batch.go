@@ -393,6 +393,10 @@ func (b *Batcher) afterDecode(group []*slot) error {
 			return
 		}
 		tok, more := s.gen.next(logits[i], s.onPiece)
+		if s.gen.err != nil {
+			fail(s.gen.err)
+			return
+		}
 		if !more || s.gen.atLimit() {
 			s.finished = true // reported by Step; its last token needs no decode
 			return

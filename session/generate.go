@@ -1,6 +1,7 @@
 package session
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -53,6 +54,9 @@ func (s *Session) Generate(opts GenOptions, onPiece func(piece string) bool) (Re
 			break
 		}
 		tok, more := g.next(logits, onPiece)
+		if g.err != nil {
+			return g.result(), g.err
+		}
 		if !more {
 			break
 		}
@@ -74,7 +78,12 @@ type generation struct {
 	text    strings.Builder
 	start   time.Time
 	cut     bool // res.Text was cut at a stop string
+	err     error
 }
+
+// ErrNotFinite is returned when the logits hold no finite value: the
+// model's weights are broken (NaN), and sampling would pick noise.
+var ErrNotFinite = errors.New("the logits are not finite (NaN or Inf weights?)")
 
 func newGeneration(opts GenOptions, m *binding.Model) *generation {
 	g := &generation{opts: opts, model: m, sampler: NewSampler(opts.Sampling), res: Result{Finish: FinishLength}, start: time.Now()}
@@ -95,6 +104,10 @@ func (g *generation) next(logits []float32, onPiece func(string) bool) (tok int3
 		return 0, false
 	}
 	tok, lp, top := g.sampler.Sample(logits)
+	if tok < 0 {
+		g.err = ErrNotFinite
+		return 0, false
+	}
 	if !g.opts.IgnoreEOS && g.model.IsEOG(tok) {
 		g.res.Finish = FinishStop
 		return 0, false

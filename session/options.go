@@ -156,6 +156,7 @@ func (o Options) normalize() (Options, error) {
 			o.TypeK = "f32"
 		}
 	}
+	o.TypeK = strings.ToLower(o.TypeK)
 	if rolls && !o.rotateOnRead && o.TypeK != "f32" && o.TypeK != "f16" {
 		// llama.cpp's K-shift has no kernel for the others on every backend
 		return o, fmt.Errorf("-ctk %s with --k-rotation in-place: keys re-rotated in place must be f32 or f16 (--k-rotation on-read rotates keys of any type)", o.TypeK)

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"math"
 	"testing"
 
 	"github.com/h2o-kv/h2o/binding"
@@ -112,5 +113,46 @@ func TestOptionsKeyRotation(t *testing.T) {
 	}
 	if _, err := (Options{Policy: roll, TypeK: "q8_0"}).normalize(); err != nil {
 		t.Errorf("q8_0 keys rotated on read: %v", err)
+	}
+}
+
+// Rolling with keys re-rotated in place (llama.cpp's K-shift) can re-rotate
+// f32 and f16 keys only: other K types are refused before a context exists,
+// and accepted without rolling or without eviction.
+func TestOptionsRollingKeyTypes(t *testing.T) {
+	roll := h2o.Config{Policy: h2o.Window, Budget: 64, Rolling: true}
+	still := roll
+	still.Rolling = false
+	for _, tc := range []struct {
+		policy h2o.Config
+		typeK  string
+		ok     bool
+	}{
+		{roll, "f32", true}, {roll, "F16", true}, {roll, "", true},
+		{roll, "bf16", false}, {roll, "q8_0", false}, {roll, "q4_0", false}, {roll, "iq4_nl", false},
+		{still, "bf16", true}, {still, "q8_0", true},
+		{h2o.Config{Policy: h2o.Full}, "bf16", true},
+	} {
+		_, err := Options{Policy: tc.policy, TypeK: tc.typeK, KeyRotation: RotateInPlace}.normalize()
+		if (err == nil) != tc.ok {
+			t.Errorf("%+v -ctk %q: err %v, want ok=%v", tc.policy, tc.typeK, err, tc.ok)
+		}
+	}
+}
+
+// Logits without a finite value (NaN weights) give no token, whatever the
+// sampling; greedy takes the one finite logit among NaNs.
+func TestSampleNotFinite(t *testing.T) {
+	nan := float32(math.NaN())
+	for _, cfg := range []Sampling{{}, {Temperature: 0.8, TopP: 0.9, Seed: 1}, {TopLogprobs: 2}} {
+		if tok, _, _ := NewSampler(cfg).Sample([]float32{nan, nan, nan}); tok != -1 {
+			t.Errorf("%+v: all NaN gave token %d", cfg, tok)
+		}
+		if tok, _, _ := NewSampler(cfg).Sample([]float32{float32(math.Inf(1)), 0}); tok != -1 {
+			t.Errorf("%+v: +Inf gave token %d", cfg, tok)
+		}
+	}
+	if tok, _, _ := NewSampler(Sampling{}).Sample([]float32{nan, 2, nan}); tok != 1 {
+		t.Errorf("greedy: one finite logit gave token %d", tok)
 	}
 }

@@ -36,14 +36,18 @@ type TokenLogprob struct {
 }
 
 // Sample picks a token from logits and returns it with its log-probability
-// (log-softmax of the raw logits) and, if asked, the top alternatives.
+// (log-softmax of the raw logits) and, if asked, the top alternatives. The
+// token is -1 when no logit is finite (a model with NaN weights).
 func (s *Sampler) Sample(logits []float32) (int32, float64, []TokenLogprob) {
 	maxv := float32(math.Inf(-1))
-	best := 0
+	best := -1
 	for i, v := range logits {
 		if v > maxv {
 			maxv, best = v, i
 		}
+	}
+	if best < 0 || math.IsInf(float64(maxv), 1) {
+		return -1, math.NaN(), nil
 	}
 	if s.noLogprob && s.cfg.Temperature <= 0 && s.cfg.TopLogprobs == 0 {
 		// greedy, and nobody reads the log-probability: skip the softmax over

@@ -12,6 +12,11 @@ import (
 // ErrContextFull is returned when a non-evicting cache has no room left.
 var ErrContextFull = errors.New("context full")
 
+// ErrInterrupted is returned when the caller asked to stop (a Feed progress
+// function returned false, or a task's stop channel closed); what was done
+// before stays valid.
+var ErrInterrupted = errors.New("interrupted")
+
 // Session is one sequence on one llama.cpp context under an H2O policy.
 type Session struct {
 	opts  Options
@@ -23,7 +28,14 @@ type Session struct {
 	nCtx  int
 
 	lastLogits bool // the last decode produced logits for its last token
+	// onFeed follows a Feed chunk by chunk (see SetFeedProgress)
+	onFeed func(done, total int) bool
 }
+
+// SetFeedProgress makes every Feed call f after each chunk with the tokens
+// read so far; f returning false stops the Feed with ErrInterrupted, the
+// tokens read staying in the cache. nil removes it.
+func (s *Session) SetFeedProgress(f func(done, total int) bool) { s.onFeed = f }
 
 // New creates the context the options call for and an empty session.
 func New(model *binding.Model, opts Options) (*Session, error) {
@@ -111,6 +123,11 @@ func (s *Session) Feed(tokens []int32) error {
 			if err := s.evict(-1); err != nil {
 				return err
 			}
+		}
+		if s.onFeed != nil && end < len(tokens) && !s.onFeed(end, len(tokens)) {
+			s.seq.stats.PromptTokens += end
+			s.seq.stats.PromptTime += time.Since(start)
+			return ErrInterrupted
 		}
 	}
 	if full {

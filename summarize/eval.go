@@ -2,6 +2,8 @@ package summarize
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,6 +22,21 @@ type Options struct {
 	TopLogprobs int    // alternatives per position in top_logprobs (0: none)
 	OutputPath  string // JSONL output ("" = none)
 	Resume      bool   // continue OutputPath instead of overwriting it
+	// Done, when closed, stops the run: the sample in progress is dropped
+	// (Evaluate) or finished (EvaluateBatched finishes the samples in
+	// flight), no new one starts, and session.ErrInterrupted is returned
+	// with the summary of the samples written.
+	Done <-chan struct{}
+}
+
+// stopped reports whether o.Done is closed.
+func (o Options) stopped() bool {
+	select {
+	case <-o.Done:
+		return true
+	default:
+		return false
+	}
 }
 
 // Observer follows a run; the CLI draws its progress bar with it.
@@ -64,31 +81,39 @@ func (s *Summary) add(l *Line) {
 func Evaluate(s *session.Session, recs []Record, n int, o Options, obs Observer) (*Summary, error) {
 	e, n, err := newEvaluator(s.Model(), s.Options(), s.Context().NCtx(), 1, recs, n, o, obs)
 	if err != nil {
-		return e.sum, err
+		return e.sum, e.close(err)
 	}
-	if e.out != nil {
-		defer e.out.Close()
-	}
+	return e.sum, e.close(e.sequential(s, n, obs))
+}
+
+func (e *evaluator) sequential(s *session.Session, n int, obs Observer) error {
+	going := func(string) bool { return !e.o.stopped() }
 	for i := e.sum.Resumed; i < n; i++ {
+		if e.o.stopped() {
+			return session.ErrInterrupted
+		}
 		j, err := e.prepare(i)
 		if err != nil {
-			return e.sum, err
+			return err
 		}
 		before := s.Stats()
 		start := time.Now()
 		s.Reset()
 		if err := s.Feed(j.toks); err != nil {
-			return e.sum, e.wrap(i, err)
+			return e.wrap(i, err)
 		}
-		res, err := s.Generate(j.gen, nil)
+		res, err := s.Generate(j.gen, going)
 		if err != nil {
-			return e.sum, e.wrap(i, err)
+			return e.wrap(i, err)
+		}
+		if e.o.stopped() {
+			return session.ErrInterrupted // the sample is cut short: not written
 		}
 		if err := e.done(j, res, s.Stats().Since(before), time.Since(start), obs); err != nil {
-			return e.sum, err
+			return err
 		}
 	}
-	return e.sum, nil
+	return nil
 }
 
 // EvaluateBatched is Evaluate with up to b.Slots() samples generated at
@@ -98,17 +123,18 @@ func Evaluate(s *session.Session, recs []Record, n int, o Options, obs Observer)
 func EvaluateBatched(b *session.Batcher, recs []Record, n int, o Options, obs Observer) (*Summary, error) {
 	e, n, err := newEvaluator(b.Context().Model(), b.Options(), b.CellsPerSequence(), b.Slots(), recs, n, o, obs)
 	if err != nil {
-		return e.sum, err
+		return e.sum, e.close(err)
 	}
-	if e.out != nil {
-		defer e.out.Close()
-	}
+	return e.sum, e.close(e.batched(b, n, obs))
+}
+
+func (e *evaluator) batched(b *session.Batcher, n int, obs Observer) error {
 	jobs := map[int]*job{}
 	ready := map[int]session.Done{}
 	next, write := e.sum.Resumed, e.sum.Resumed
 	var prepErr error
-	err = b.Run(func() (session.Request, bool) {
-		if next >= n || prepErr != nil {
+	err := b.Run(func() (session.Request, bool) {
+		if next >= n || prepErr != nil || e.o.stopped() {
 			return session.Request{}, false
 		}
 		j, err := e.prepare(next)
@@ -141,7 +167,26 @@ func EvaluateBatched(b *session.Batcher, recs []Record, n int, o Options, obs Ob
 	if err == nil {
 		err = prepErr
 	}
-	return e.sum, err
+	if err == nil && write < n && e.o.stopped() {
+		err = session.ErrInterrupted
+	}
+	return err
+}
+
+// close closes the output; one that holds no sample after a failed run is
+// removed rather than left empty.
+func (e *evaluator) close(err error) error {
+	if e.out == nil {
+		return err
+	}
+	cerr := e.out.Close()
+	if err != nil && e.sum.Samples == 0 {
+		os.Remove(e.o.OutputPath)
+	}
+	if err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func newEvaluator(m *binding.Model, so session.Options, cells, batch int, recs []Record, n int, o Options, obs Observer) (*evaluator, int, error) {
@@ -177,6 +222,9 @@ func (e *evaluator) done(j *job, res session.Result, st session.Stats, d time.Du
 	}
 	return nil
 }
+
+// ModelName is the model as an output line records it: its file name.
+func ModelName(m *binding.Model) string { return filepath.Base(m.Path()) }
 
 // RunLabel names the policy and the settings that change the output; a
 // resumed run must match it.
@@ -232,7 +280,7 @@ func (e *evaluator) open(n int) error {
 		return err
 	}
 	e.out = w
-	if err := checkDone(e.o.OutputPath, done, e.recs[:n], e.sum.Run); err != nil {
+	if err := checkDone(e.o.OutputPath, done, e.recs[:n], e.sum.Run, ModelName(e.model)); err != nil {
 		return err
 	}
 	for i := range done {
@@ -298,7 +346,7 @@ func (e *evaluator) fit(toks []int32, maxTok int) ([]int32, error) {
 func PromptLimit(so session.Options, cells, maxTok int) int {
 	switch {
 	case !so.Resolved().Evicts():
-		return cells - maxTok
+		return max(cells-maxTok, 0) // not -1: max_tokens may leave no room at all
 	case so.Prefill == session.PrefillFull:
 		return cells
 	}
@@ -311,7 +359,7 @@ func (e *evaluator) line(j *job, res session.Result, st session.Stats, d time.Du
 	l := &Line{Request: r.Raw}
 	l.Result.Choices = []Choice{{Text: res.Text, Logprobs: e.logprobs(res), FinishReason: string(res.Finish)}}
 	l.Result.RequestTime = RequestTime{BatchTime: d.Seconds(), BatchSize: e.batch}
-	l.H2O = Meta{Index: j.i, Line: r.Line, Policy: e.so.Resolved().String(), Run: e.sum.Run, Seed: uint64(e.o.Seed + int64(j.i)), GenTokens: len(res.Tokens)}
+	l.H2O = Meta{Index: j.i, Line: r.Line, Model: ModelName(e.model), Policy: e.so.Resolved().String(), Run: e.sum.Run, Seed: uint64(e.o.Seed + int64(j.i)), GenTokens: len(res.Tokens)}
 	for _, k := range j.shots {
 		l.H2O.Shots = append(l.H2O.Shots, e.recs[k].Line)
 	}

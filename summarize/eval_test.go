@@ -2,6 +2,7 @@ package summarize
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -267,5 +268,48 @@ func TestBatchedEqualsSequential(t *testing.T) {
 	}
 	if m := comparable(o.OutputPath); !reflect.DeepEqual(a, m) {
 		t.Fatalf("resumed batched output differs:\n%+v\n%+v", a, m)
+	}
+}
+
+// Closing Done stops a run between samples: the output holds
+// the complete samples only, and resuming gives exactly the uninterrupted
+// output. A run that fails before any sample leaves no output file.
+func TestInterruptThenResume(t *testing.T) {
+	m := loadStories(t)
+	recs := readRequests(t, writeRequests(t, stories, 10))
+	dir := t.TempDir()
+	whole, parts := filepath.Join(dir, "whole.jsonl"), filepath.Join(dir, "parts.jsonl")
+	o := Options{Seed: 42, OnEmpty: EmptyZero, OutputPath: whole}
+	if _, err := Evaluate(newSession(t, m, h2o32, 0), recs, 5, o, nil); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	o.OutputPath, o.Done = parts, done
+	sum, err := Evaluate(newSession(t, m, h2o32, 0), recs, 5, o, observer(func(l *Line) {
+		if l.H2O.Index == 1 {
+			close(done) // during sample 2's wait: it is not started
+		}
+	}))
+	if !errors.Is(err, session.ErrInterrupted) || sum.Samples != 2 || len(outputLines(t, parts)) != 2 {
+		t.Fatalf("%v, %d samples; want ErrInterrupted after 2", err, sum.Samples)
+	}
+	o.Done, o.Resume = nil, true
+	if _, err := Evaluate(newSession(t, m, h2o32, 0), recs, 5, o, nil); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := outputLines(t, whole), outputLines(t, parts); len(a) != 5 || !reflect.DeepEqual(a, b) {
+		t.Fatalf("interrupted and resumed output differs from the uninterrupted one")
+	}
+
+	// stopped before the first sample: no output left behind
+	stop := make(chan struct{})
+	o = Options{Seed: 42, OnEmpty: EmptyZero, Done: stop}
+	close(stop)
+	o.OutputPath = filepath.Join(dir, "none.jsonl")
+	if _, err := Evaluate(newSession(t, m, h2o32, 0), recs, 5, o, nil); !errors.Is(err, session.ErrInterrupted) {
+		t.Fatalf("%v, want ErrInterrupted", err)
+	}
+	if _, err := os.Stat(o.OutputPath); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a run stopped before its first sample left its output: %v", err)
 	}
 }

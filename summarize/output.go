@@ -49,10 +49,11 @@ type RequestTime struct {
 
 // Meta is this tool's per-sample record.
 type Meta struct {
-	Index  int    `json:"index"`  // sample index (0-based, in file order)
-	Line   int    `json:"line"`   // input line
-	Policy string `json:"policy"` // the cache policy
-	Run    string `json:"run"`    // policy and settings that change the output (see RunLabel)
+	Index  int    `json:"index"`           // sample index (0-based, in file order)
+	Line   int    `json:"line"`            // input line
+	Model  string `json:"model,omitempty"` // the model file's name
+	Policy string `json:"policy"`          // the cache policy
+	Run    string `json:"run"`             // policy and settings that change the output (see RunLabel)
 	Seed   uint64 `json:"seed"`
 	Shots  []int  `json:"shot_lines,omitempty"` // input lines of the solved examples
 	// Rouge is nil when the sample was left out of the averages.

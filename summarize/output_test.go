@@ -29,7 +29,7 @@ func sampleLine(t *testing.T, i int) *Line {
 			}},
 			RequestTime: RequestTime{BatchTime: 0.25, BatchSize: 1},
 		},
-		H2O: Meta{Index: i, Line: i + 1, Policy: "h2o B=64 H=32 R=32", Run: "h2o B=64", Seed: 42 + uint64(i),
+		H2O: Meta{Index: i, Line: i + 1, Model: "m.gguf", Policy: "h2o B=64 H=32 R=32", Run: "h2o B=64", Seed: 42 + uint64(i),
 			Rouge:        &RougeF{Rouge1: PRF{F: 0.5, P: 0.4, R: 2.0 / 3}},
 			PromptTokens: 100, GenTokens: 4, Cache: CacheStats{Used: 64, Cells: 512, Seen: 104, Evictions: 40}},
 	}

@@ -82,7 +82,7 @@ func truncateTo(path string, size int64) error {
 
 // checkDone verifies that the lines of an earlier run belong to this input
 // and policy, in order, so resuming never mixes two experiments.
-func checkDone(path string, done []Line, recs []Record, run string) error {
+func checkDone(path string, done []Line, recs []Record, run, model string) error {
 	if len(done) > len(recs) {
 		return fmt.Errorf("%s: cannot resume: it holds %d samples but only %d are asked for", path, len(done), len(recs))
 	}
@@ -92,6 +92,8 @@ func checkDone(path string, done []Line, recs []Record, run string) error {
 		case l.H2O.Index != i || l.H2O.Line != r.Line:
 			return fmt.Errorf("%s: cannot resume: output line %d is sample %d (input line %d), expected sample %d (%s)",
 				path, i+1, l.H2O.Index, l.H2O.Line, i, r.Where())
+		case l.H2O.Model != "" && l.H2O.Model != model:
+			return fmt.Errorf("%s: cannot resume: output line %d was made with the model %s, this run uses %s", path, i+1, l.H2O.Model, model)
 		case l.H2O.Run != run:
 			return fmt.Errorf("%s: cannot resume: output line %d was made with %q, this run uses %q", path, i+1, l.H2O.Run, run)
 		case !sameArticle(l.Request, r):

@@ -77,8 +77,18 @@ func TestCheckDone(t *testing.T) {
 		recs = append(recs, r)
 		done = append(done, *l)
 	}
-	if err := checkDone("o", done[:2], recs, "h2o B=64"); err != nil {
+	if err := checkDone("o", done[:2], recs, "h2o B=64", "m.gguf"); err != nil {
 		t.Fatal(err)
+	}
+	// a line of another model; lines of older runs name none
+	other := append([]Line(nil), done[:2]...)
+	other[1].H2O.Model = "other.gguf"
+	if err := checkDone("o", other, recs, "h2o B=64", "m.gguf"); err == nil || !strings.Contains(err.Error(), "model other.gguf, this run uses m.gguf") {
+		t.Errorf("another model: %v", err)
+	}
+	other[1].H2O.Model = ""
+	if err := checkDone("o", other, recs, "h2o B=64", "m.gguf"); err != nil {
+		t.Errorf("a line naming no model: %v", err)
 	}
 	for name, c := range map[string]struct {
 		done []Line
@@ -91,7 +101,7 @@ func TestCheckDone(t *testing.T) {
 		"out of step": {done[1:], recs, "h2o B=64", "output line 1 is sample 1"},
 		"other input": {done[:1], []Record{{Line: 1, Article: "other"}}, "h2o B=64", "another request"},
 	} {
-		err := checkDone("o", c.done, c.recs, c.run)
+		err := checkDone("o", c.done, c.recs, c.run, "m.gguf")
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want %q", name, err, c.want)
 		}

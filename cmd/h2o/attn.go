@@ -34,9 +34,6 @@ type attnToken struct {
 
 func attnAction(c *cli.Context) error {
 	top := c.Int("top")
-	if top < 0 {
-		return fmt.Errorf("--top %d: want 0 or more heavy hitters", top)
-	}
 	gran, err := h2o.ParseGranularity(c.String("granularity"))
 	if err != nil {
 		return err
@@ -55,8 +52,11 @@ func attnAction(c *cli.Context) error {
 		mode = binding.ScoresQueryHead
 	}
 	// the full cache, the whole prompt in one decode: every token is attended by every later one
-	s, err := session.New(m, session.Options{Policy: h2o.Config{Policy: h2o.Full}, NCtx: len(toks), Chunk: len(toks),
-		Threads: c.Int("threads"), FlashAttn: c.String("flash-attn"), TypeK: c.String("cache-type-k"), TypeV: c.String("cache-type-v"), Scores: mode})
+	if len(toks) > 1000 {
+		fmt.Fprintf(os.Stderr, "h2o: reading the %d-token prompt in one pass (full attention: time grows with the square of its length)\n", len(toks))
+	}
+	s, err := session.New(m, withThreadDefault(c, m, session.Options{Policy: h2o.Config{Policy: h2o.Full}, NCtx: len(toks), Chunk: len(toks),
+		Threads: c.Int("threads"), FlashAttn: c.String("flash-attn"), TypeK: c.String("cache-type-k"), TypeV: c.String("cache-type-v"), Scores: mode}))
 	if err != nil {
 		return err
 	}

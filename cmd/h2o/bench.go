@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -26,7 +27,19 @@ func benchCommand() *cli.Command {
 // intList reads comma-separated counts (a k suffix: times 1024).
 func intList(s string) ([]int, error) { return parseList(s, parseCount) }
 
+// outputFormat is -o: md or json.
+func outputFormat(c *cli.Context) (string, error) {
+	f := c.String("output")
+	if f != "md" && f != "json" {
+		return "", fmt.Errorf("-o %q: want md or json", f)
+	}
+	return f, nil
+}
+
 func benchAction(c *cli.Context) error {
+	if _, err := outputFormat(c); err != nil {
+		return err
+	}
 	if c.Bool("profile-ops") && !c.IsSet("parallel") {
 		return errors.New("--profile-ops times the decode steps of a batched test: use it with --parallel")
 	}
@@ -53,6 +66,9 @@ func benchAction(c *cli.Context) error {
 				tests = append(tests, bench.Test{Gen: n, Depth: d})
 			}
 		}
+	}
+	if len(tests) == 0 && !c.IsSet("parallel") {
+		return errors.New("nothing to measure: every -p and -n is 0")
 	}
 	grans, err := parseList(c.String("granularity"), h2o.ParseGranularity)
 	if err != nil {
@@ -81,6 +97,8 @@ func benchAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	opts = withThreadDefault(c, m, opts)
+	warnBenchContext(m, opts, tests)
 	if c.IsSet("parallel") {
 		return benchParallel(c, m, opts, configs, prompts, gens)
 	}
@@ -94,6 +112,23 @@ func benchAction(c *cli.Context) error {
 		}
 	}
 	return writeBench(c, m, rows, bench.WriteJSON, bench.WriteMarkdown)
+}
+
+// warnBenchContext says before a long silence when a test reads past the
+// trained context, with the size of a full cache for it.
+func warnBenchContext(m *binding.Model, opts session.Options, tests []bench.Test) {
+	longest := 0
+	for _, t := range tests {
+		longest = max(longest, t.Depth+t.Prompt+t.Gen)
+	}
+	info := m.Info()
+	if longest <= info.NCtxTrain {
+		return
+	}
+	typeK := cmp.Or(opts.TypeK, "f16")
+	fmt.Fprintf(os.Stderr, "h2o: warning: tests reach %d tokens of context, past the model's trained context (%d): positions pass it, "+
+		"and a full cache of them holds %.1f MiB of KV (K %s) and attends to all of them at every token\n",
+		longest, info.NCtxTrain, float64(session.KVBytes(info, longest, typeK, opts.TypeV))/(1<<20), typeK)
 }
 
 // writeBench prints the rows as -o asks: JSON lines or a Markdown table.

@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,7 +70,7 @@ func flagTable() []option {
 		{cmdModel, &cli.StringFlag{Name: "model", Aliases: []string{"m", "model-name", "model_name"}, Usage: "GGUF model `FILE` (default: ../shared/models/" + defaultModelName + " when present)"}},
 		{cmdModel, &cli.IntFlag{Name: "n-gpu-layers", Aliases: []string{"ngl"}, Value: 0, Usage: "layers to offload to the GPU (99 = all)"}},
 		{cmdSession, &cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Usage: "KV cells (0 = what the policy needs: budget + chunk, or the trained context)"}},
-		{cmdModel, &cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads (0 = all cores)"}},
+		{cmdModel, &cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads, at most the CPU count (default: 1 for a model under 5M parameters, else all CPUs)"}},
 		{cmdSession&^cmdPPL | cmdAttn, &cli.StringFlag{Name: "flash-attn", Aliases: []string{"fa"}, Value: "auto", Usage: "flash attention on|off|auto (h2o: decode steps take scores from its logits; auto = on with GPU layers and f16 keys)"}},
 		{cmdPPL, &cli.StringFlag{Name: "flash-attn", Aliases: []string{"fa"}, Value: "off", Usage: "flash attention on|off|auto (off: every policy uses the attention code of h2o, which needs it off)"}},
 		{cmdSession | cmdAttn, &cli.StringFlag{Name: "cache-type-k", Aliases: []string{"ctk"}, Usage: "K cache type (default f16; f32 when rolling with --k-rotation in-place, see docs/DESIGN.md)"}},
@@ -81,12 +83,11 @@ func flagTable() []option {
 		// the eviction policy, with the recipe's names
 		{cmdPolicy, &cli.StringFlag{Name: "mode", Usage: "cache policy: full|h2o|window|sink (default: h2o with --enable_h2o_generation, else " + policyDefaultText + ")"}},
 		{cmdPolicy, &cli.BoolFlag{Name: "enable_h2o_generation", Aliases: []string{"enable-h2o-generation", "h2o"}, Usage: "use H2O eviction (the recipe's flag; same as --mode h2o)"}},
-		{cmdRun | cmdSummarize | cmdServe | cmdChat | cmdServeBench, heavyFlag(h2o.HalfBudget, "")},
-		{cmdStream, heavyFlag(128, "")},
+		{cmdGenerate | cmdServe | cmdChat | cmdServeBench, heavyFlag(h2o.HalfBudget, "")},
 		{cmdPPL, heavyFlag(0, "; default: --heavy-ratio")},
 		{cmdRun, budgetFlag(128)},
 		{cmdStream | cmdSummarize | cmdPPL | cmdServe | cmdChat | cmdServeBench, budgetFlag(256)},
-		{cmdPolicy, &cli.BoolFlag{Name: "enable_position_rolling", Aliases: []string{"enable-position-rolling", "rolling"}, Usage: "kept tokens take their index in the cache as position (generate past the trained context)"}},
+		{cmdPolicy, &cli.BoolFlag{Name: "enable_position_rolling", Aliases: []string{"enable-position-rolling", "rolling"}, Usage: "kept tokens take their index in the cache as position (generate past the trained context; run and stream: on with an evicting policy, --enable_position_rolling=false to turn it off)"}},
 		{cmdPolicy, &cli.IntFlag{Name: "sink-tokens", Aliases: []string{"keep-first"}, Usage: "first tokens never evicted (sink mode default 4; h2o default 0, within the heavy hitters)"}},
 		{cmdPolicy, &cli.IntFlag{Name: "recent", Usage: "recent window R (h2o: heavy hitters are the rest of the budget unless given too, then H + R must equal B; window/sink: default the rest of the budget)"}},
 		{cmdPolicy, &cli.Float64Flag{Name: "recent-share", Usage: "recent window as a share of the budget, 0 < F < 1 (the recipe's is 0.5); like --recent"}},
@@ -101,7 +102,7 @@ func flagTable() []option {
 		// run and attn
 		{cmdRun | cmdAttn, &cli.StringFlag{Name: "prompt", Aliases: []string{"p"}, Value: defaultPrompt, Usage: "prompt text"}},
 		{cmdRun, &cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read the prompt from `FILE`"}},
-		{cmdRun, &cli.IntFlag{Name: "n-predict", Aliases: []string{"n"}, Value: 512, Usage: "tokens to generate"}},
+		{cmdRun, &cli.IntFlag{Name: "n-predict", Aliases: []string{"n"}, Value: 512, Usage: "tokens to generate (0 = none, -1 = until EOS or Ctrl-C, printed as they come)"}},
 		{cmdChat, &cli.IntFlag{Name: "n-predict", Aliases: []string{"n"}, Value: 512, Usage: "tokens per reply at most"}},
 		{cmdServe, &cli.IntFlag{Name: "n-predict", Aliases: []string{"n"}, Value: 256, Usage: "max_tokens of a request that gives none"}},
 		{cmdRun | cmdChat, &cli.Float64Flag{Name: "temp", Value: 0.8, Usage: "sampling temperature (0 = greedy)"}},
@@ -113,8 +114,8 @@ func flagTable() []option {
 		{cmdAttn, &cli.BoolFlag{Name: "per-query-head", Usage: "report query heads instead of KV heads"}},
 
 		// stream
-		{cmdStream, &cli.StringFlag{Name: "input-path", Aliases: []string{"input_path", "data_root", "data-root"}, Value: "data/",
-			Usage: "MT-Bench questions: a `DIR` holding mt_bench.jsonl (the recipe's data_root) or question.jsonl, or the JSONL file itself"}},
+		{cmdStream, &cli.StringFlag{Name: "input-path", Aliases: []string{"input_path", "data_root", "data-root"},
+			Usage: "MT-Bench questions: a `DIR` holding mt_bench.jsonl (the recipe's data_root) or question.jsonl, or the JSONL file itself (default: ../shared/" + defaultQuestionsDir + " when present, else data/)"}},
 		{cmdStream, &cli.IntFlag{Name: "max-gen-len", Aliases: []string{"max_gen_len"}, Value: 1000, Usage: "new tokens per turn at most (greedy, until EOS)"}},
 		{cmdStream, &cli.IntFlag{Name: "loop", Value: 1, Usage: "cycle the dataset `N` times, all in one conversation"}},
 		{cmdStream, &cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no prompts or generated text on stdout"}},
@@ -194,6 +195,68 @@ func flagTable() []option {
 		{cmdGGUFRandom, &cli.IntFlag{Name: "layers", Usage: "override the number of layers"}},
 		{cmdGGUFRandom, &cli.IntFlag{Name: "ctx", Usage: "override the trained context length"}},
 	}
+}
+
+// valueRange bounds a numeric flag's value (inclusive).
+type valueRange struct {
+	min, max float64
+	want     string // what the message asks for
+}
+
+var (
+	nonNegative = valueRange{0, math.Inf(1), "0 or more"}
+	positive    = valueRange{1, math.Inf(1), "1 or more"}
+	unitRange   = valueRange{0, 1, "from 0 to 1"}
+)
+
+// flagRanges bounds every numeric flag of the table, by name: a name means
+// one quantity in every command that has it. TestEveryNumericFlagHasARange
+// keeps the map complete.
+var flagRanges = map[string]valueRange{
+	"n-gpu-layers": nonNegative, "ctx-size": nonNegative, "threads": nonNegative,
+	"batch-size": nonNegative, "ubatch-size": nonNegative,
+	"num_heavy_hitter_tokens": {-1, math.Inf(1), "a number of tokens, or -1 for half the budget"},
+	"num_window_length":       positive,
+	"sink-tokens":             nonNegative, "recent": nonNegative, "recent-share": unitRange,
+	"n-predict": {-1, math.Inf(1), "a number of tokens, or -1 for until EOS or Ctrl-C"},
+	"temp":      nonNegative, "temperature": nonNegative, "top-p": unitRange,
+	"seed": {math.Inf(-1), math.Inf(1), ""},
+	"top":  nonNegative, "max-gen-len": positive, "loop": positive,
+	"sample_num": nonNegative, "shots": nonNegative, "max-tokens": nonNegative, "top-logprobs": {0, 20, "from 0 to 20"},
+	"docs": nonNegative, "min-tokens": nonNegative, "chunk-size": nonNegative, "parallel": positive,
+	"repetitions": positive, "heavy-ratio": {0, 0.999999, "0 <= ratio < 1"},
+	"layers": nonNegative, "ctx": nonNegative,
+	// serve and serve-bench
+	"port": {0, 65535, "a port from 0 (any free one) to 65535"}, "queue": nonNegative, "max-body": positive,
+	"requests": positive, "n-prompt": nonNegative, "n-gen": nonNegative,
+}
+
+// checkRanges refuses a numeric flag of c outside its range.
+func checkRanges(c *cli.Context) error {
+	for _, f := range c.Command.Flags {
+		name := f.Names()[0]
+		var v float64
+		switch x := c.Value(name).(type) {
+		case int:
+			v = float64(x)
+		case int64:
+			v = float64(x)
+		case uint64:
+			v = float64(x)
+		case float64:
+			v = x
+		default:
+			continue
+		}
+		r, ok := flagRanges[name]
+		if !ok {
+			continue // TestEveryNumericFlagHasARange fails
+		}
+		if math.IsNaN(v) || v < r.min || v > r.max {
+			return fmt.Errorf("--%s %v: want %s", name, c.Value(name), r.want)
+		}
+	}
+	return nil
 }
 
 // heavyFlag is --num_heavy_hitter_tokens with a command's default H (0: none).
@@ -288,15 +351,26 @@ func generationRequest(c *cli.Context, def h2o.Policy, rolling bool) (h2o.Config
 }
 
 // generationOptions are the options of a command that generates under one
-// policy, h2o with rolling when no policy flag is given (it generates past
-// the trained context).
+// policy (run, chat, serve): h2o unless a policy is asked, with rolling
+// whenever it evicts (it generates past the trained context).
 func generationOptions(c *cli.Context) (h2o.Config, session.Options, error) {
-	req, err := generationRequest(c, h2o.H2O, !policyAsked(c))
+	req, err := rollingRequest(c, h2o.H2O)
 	if err != nil {
 		return req, session.Options{}, err
 	}
 	opts, err := sessionOptions(c, req)
 	return req, opts, err
+}
+
+// rollingRequest is the policy of a command that generates past the trained
+// context (run, stream): --mode's, else def, with rolling whenever the
+// policy evicts (whichever flag names it) unless --enable_position_rolling=false.
+func rollingRequest(c *cli.Context, def h2o.Policy) (h2o.Config, error) {
+	p, err := askedPolicy(c, def)
+	if err != nil {
+		return h2o.Config{}, err
+	}
+	return generationRequest(c, def, p != h2o.Full)
 }
 
 // sessionOptions gathers the session options of the flags around a policy request.
@@ -351,7 +425,11 @@ func loadModel(c *cli.Context) (*binding.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return binding.LoadModel(path, binding.ModelParams{GPULayers: c.Int("n-gpu-layers")})
+	ngl := c.Int("n-gpu-layers")
+	if ngl > 0 && !binding.HasGPU() {
+		fmt.Fprintf(os.Stderr, "h2o: warning: -ngl %d but no GPU was found: running on the CPU\n", ngl)
+	}
+	return binding.LoadModel(path, binding.ModelParams{GPULayers: ngl})
 }
 
 // warnPastTrained tells the user when positions went past the trained context.
@@ -362,15 +440,58 @@ func warnPastTrained(m *binding.Model, st session.Stats) {
 	}
 }
 
+// warnRollingBudget tells the user that a rolling cache larger than the
+// trained context gives positions past it: rolling bounds positions by the budget.
+func warnRollingBudget(m *binding.Model, rolling bool, budget int) {
+	if trained := m.Info().NCtxTrain; rolling && budget > trained {
+		fmt.Fprintf(os.Stderr, "h2o: warning: budget %d with position rolling exceeds the model's trained context (%d): positions will pass it; quality may degrade\n",
+			budget, trained)
+	}
+}
+
+// longPrompt is the prompt length from which reading it reports progress.
+const longPrompt = 4096
+
+// feedProgress follows the reading of a long prompt on stderr, a line every
+// tenth, and stops it when stop closes (see Session.SetFeedProgress).
+func feedProgress(stop <-chan struct{}) func(done, total int) bool {
+	step, last := 0, 0
+	return func(done, total int) bool {
+		if done < last { // the next prompt
+			step = 0
+		}
+		last = done
+		if total >= longPrompt {
+			if k := done * 10 / total; k > step {
+				step = k
+				fmt.Fprintf(os.Stderr, "h2o: reading the prompt: %d/%d tokens\n", done, total)
+			}
+		}
+		select {
+		case <-stop:
+			return false
+		default:
+			return true
+		}
+	}
+}
+
 // tinyModelParams: below this size one thread beats llama.cpp's thread pool,
 // whose barriers dominate tiny matrices, the more so on a busy machine
 // (docs/BENCHMARKS.md, docs/QUALITY.md "Threads and runtime").
 const tinyModelParams = 5_000_000
 
-// withThreadDefault runs a tiny model on one thread unless -t is given.
+// withThreadDefault is every command's thread rule: -t as given, at most
+// one per CPU (more threads than CPUs spin in llama.cpp's barriers and can
+// take minutes for a few tokens); without -t a tiny model runs on one
+// thread and any other on all CPUs.
 func withThreadDefault(c *cli.Context, m *binding.Model, opts session.Options) session.Options {
-	if !c.IsSet("threads") && m.Info().NParams < tinyModelParams {
+	switch n := runtime.NumCPU(); {
+	case !c.IsSet("threads") && m.Info().NParams < tinyModelParams:
 		opts.Threads = 1
+	case opts.Threads > n:
+		fmt.Fprintf(os.Stderr, "h2o: warning: -t %d is more than the %d CPUs: using %d threads\n", opts.Threads, n, n)
+		opts.Threads = n
 	}
 	return opts
 }
@@ -387,6 +508,8 @@ func openSession(c *cli.Context, opts session.Options) (s *session.Session, clos
 		m.Close()
 		return nil, nil, err
 	}
+	pol := s.Options().Resolved()
+	warnRollingBudget(m, pol.Rolling, pol.Budget)
 	return s, func() { s.Close(); m.Close() }, nil
 }
 

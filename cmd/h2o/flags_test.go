@@ -106,22 +106,32 @@ func TestPolicyFlagsGranularity(t *testing.T) {
 	}
 }
 
-// run's defaults (h2o, budget 128, rolling) apply only without a policy flag.
+// rollingPolicy resolves the policy of a command using rollingRequest.
+func rollingPolicy(t *testing.T, cmd command, def h2o.Policy, args ...string) (h2o.Resolved, error) {
+	t.Helper()
+	return parseWith(t, cmd, func(c *cli.Context) (h2o.Resolved, error) {
+		req, err := rollingRequest(c, def)
+		if err != nil {
+			return h2o.Resolved{}, err
+		}
+		return req.Resolve()
+	}, args...)
+}
+
+// run's defaults: h2o, budget 128, and rolling with any evicting policy
+// however it is named.
 func TestRunDefaults(t *testing.T) {
-	runPolicy := func(args ...string) (h2o.Resolved, error) {
-		return parseWith(t, cmdRun, func(c *cli.Context) (h2o.Resolved, error) {
-			req, err := generationRequest(c, h2o.H2O, !policyAsked(c))
-			if err != nil {
-				return h2o.Resolved{}, err
-			}
-			return req.Resolve()
-		}, args...)
-	}
+	runPolicy := func(args ...string) (h2o.Resolved, error) { return rollingPolicy(t, cmdRun, h2o.H2O, args...) }
 	if cfg, err := runPolicy(); err != nil || cfg.String() != "h2o B=128 H=64 R=64" || !cfg.Rolling {
 		t.Fatalf("run default: %+v %v", cfg, err)
 	}
-	if cfg, err := runPolicy("--enable_h2o_generation"); err != nil || cfg.Rolling {
-		t.Fatalf("the recipe's flag keeps its default (no rolling): %+v %v", cfg, err)
+	for _, flag := range []string{"--enable_h2o_generation", "--mode=h2o", "--mode=window"} {
+		if cfg, err := runPolicy(flag); err != nil || !cfg.Rolling {
+			t.Fatalf("run %s rolls as plain run does: %+v %v", flag, cfg, err)
+		}
+	}
+	if cfg, err := runPolicy("--h2o", "--enable_position_rolling=false"); err != nil || cfg.Rolling {
+		t.Fatalf("rolling turned off: %+v %v", cfg, err)
 	}
 	if cfg, err := runPolicy("--mode", "full"); err != nil || cfg.Evicts() {
 		t.Fatalf("run --mode full: %+v %v", cfg, err)
@@ -242,5 +252,64 @@ func TestPPLSweep(t *testing.T) {
 	reqs, err = runs("--mode", "h2o", "--beyond")
 	if err != nil || len(reqs) != 1 || !reqs[0].Rolling {
 		t.Fatalf("--beyond turns rolling on: %+v %v", reqs, err)
+	}
+}
+
+// Every numeric flag of the table has a range, and a value outside it is
+// refused by name before the command runs.
+func TestEveryNumericFlagHasARange(t *testing.T) {
+	for _, o := range flagTable() {
+		switch o.flag.(type) {
+		case *cli.IntFlag, *cli.Int64Flag, *cli.Uint64Flag, *cli.Float64Flag:
+			if _, ok := flagRanges[o.flag.Names()[0]]; !ok {
+				t.Errorf("--%s has no entry in flagRanges", o.flag.Names()[0])
+			}
+		}
+	}
+	run := func(args ...string) error {
+		app := &cli.App{Commands: commands()}
+		return app.Run(flagsFirst(app, append([]string{"h2o"}, args...)))
+	}
+	for _, args := range [][]string{
+		{"run", "-c", "-5"}, {"run", "-t", "-1"}, {"run", "-ngl", "-2"}, {"run", "--temp", "-1"}, {"run", "--top-p", "2"},
+		{"run", "-n", "-2"}, {"bench", "-r", "0"}, {"attn", "--top", "-3"}, {"stream", "--loop", "0"},
+		{"ppl", "-j", "0"}, {"summarize", "--input-path", "x", "--shots", "-1"}, {"gguf", "random", "-o", "x", "--layers", "-3"},
+	} {
+		err := run(args...)
+		if err == nil || !strings.Contains(err.Error(), "--") || !strings.Contains(err.Error(), "want") {
+			t.Errorf("%v: %v, want a range error", args, err)
+		}
+	}
+}
+
+// Flags are taken anywhere on the line; words after "--" stay arguments.
+func TestFlagsFirst(t *testing.T) {
+	app := &cli.App{Flags: []cli.Flag{&cli.StringFlag{Name: "cpuprofile"}}, Commands: commands()}
+	for _, tc := range []struct{ in, want string }{
+		{"h2o run -m M extra -n 5", "h2o run -m M -n 5 extra"},
+		{"h2o ppl FILE --budgets 64 --kl=false DIR", "h2o ppl --budgets 64 --kl=false FILE DIR"},
+		{"h2o ppl FILE --concat -t 2", "h2o ppl --concat -t 2 FILE"},
+		{"h2o --cpuprofile p ppl A -- -B --docs", "h2o --cpuprofile p ppl A -- -B --docs"},
+		{"h2o gguf info F --x", "h2o gguf info --x F"},
+		{"h2o attn --top -3", "h2o attn --top -3"},
+	} {
+		if got := strings.Join(flagsFirst(app, strings.Fields(tc.in)), " "); got != tc.want {
+			t.Errorf("%s: got %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+// stream: full by default; an evicting policy rolls and takes half the
+// budget as heavy hitters, so any budget works.
+func TestStreamDefaults(t *testing.T) {
+	streamPolicy := func(args ...string) (h2o.Resolved, error) { return rollingPolicy(t, cmdStream, h2o.Full, args...) }
+	if cfg, err := streamPolicy(); err != nil || cfg.Evicts() || cfg.Rolling {
+		t.Fatalf("stream default: %+v %v", cfg, err)
+	}
+	if cfg, err := streamPolicy("--mode", "h2o", "--budget", "64"); err != nil || cfg.HeavyHitters != 32 || !cfg.Rolling {
+		t.Fatalf("stream h2o B=64: %+v %v", cfg, err)
+	}
+	if cfg, err := streamPolicy("--mode", "sink", "--budget", "64", "--enable_position_rolling=false"); err != nil || cfg.Rolling {
+		t.Fatalf("rolling turned off: %+v %v", cfg, err)
 	}
 }

@@ -20,6 +20,7 @@ func ggufCommand() *cli.Command {
 				Usage:     "write a Llama model with seeded random weights (speed benchmarks only: the text is noise)",
 				ArgsUsage: " ",
 				Flags:     flagsFor(cmdGGUFRandom),
+				Before:    checkArgs,
 				Action:    ggufRandomAction,
 			},
 			{

@@ -3,9 +3,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime/pprof"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 )
@@ -26,7 +29,7 @@ func main() {
 		Before: startProfile,
 		After:  stopProfile,
 	}
-	if err := app.Run(os.Args); err != nil {
+	if err := app.Run(flagsFirst(app, os.Args)); err != nil {
 		fmt.Fprintln(os.Stderr, "h2o:", err)
 		os.Exit(1)
 	}
@@ -61,4 +64,21 @@ func stopProfile(*cli.Context) error {
 	err := profileFile.Close()
 	profileFile = nil
 	return err
+}
+
+// interruptible is a context that Ctrl-C (SIGINT) or SIGTERM cancels, so a
+// command can stop cleanly and print what it has; a second signal kills the
+// process as usual.
+func interruptible() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx, stop
+}
+
+// interrupted is the exit of a command stopped by a signal: status 130, as a shell gives.
+func interrupted(what string) error {
+	return cli.Exit("h2o: "+what, 130)
 }

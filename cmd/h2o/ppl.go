@@ -13,8 +13,10 @@ import (
 
 	"github.com/h2o-kv/h2o/eval"
 	"github.com/h2o-kv/h2o/h2o"
+	"github.com/h2o-kv/h2o/session"
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 )
 
 // defaultTextDir is the validation text looked up in ../shared.
@@ -38,10 +40,10 @@ func pplCommand() *cli.Command {
 	return c
 }
 
-func pplAction(c *cli.Context) error {
-	format := c.String("output")
-	if format != "md" && format != "json" {
-		return fmt.Errorf("output %q: want md or json", format)
+func pplAction(c *cli.Context) (err error) {
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
 	}
 	policies, err := pplPolicies(c)
 	if err != nil {
@@ -83,6 +85,7 @@ func pplAction(c *cli.Context) error {
 		return err
 	}
 	defer m.Close()
+	base = withThreadDefault(c, m, base)
 	info := m.Info()
 	docs, skipped, err := eval.Tokenize(m, inputs, eval.TokenizeOptions{MaxTokens: c.Int("max-tokens"), MinTokens: c.Int("min-tokens"), MaxDocs: c.Int("docs")})
 	if len(skipped) > 0 {
@@ -108,6 +111,12 @@ func pplAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if big := slices.DeleteFunc(slices.Clone(budgets), func(b int) bool { return b < longest }); len(big) > 0 && slices.ContainsFunc(runs, h2o.Config.Evicts) {
+		fmt.Fprintf(os.Stderr, "h2o: warning: budget(s) %v are not smaller than the longest document (%d tokens): nothing is evicted there\n", big, longest)
+	}
+	if slices.ContainsFunc(runs, func(r h2o.Config) bool { return r.Rolling }) {
+		warnRollingBudget(m, true, slices.Max(budgets))
+	}
 	chunk := c.Int("chunk-size")
 	if c.Bool("beyond") && chunk == 0 {
 		chunk = info.NCtxTrain
@@ -118,24 +127,25 @@ func pplAction(c *cli.Context) error {
 	fmt.Fprintf(os.Stderr, "h2o: %s (%s, trained context %d) | %d documents, %d tokens to score | %d runs | flash-attn %s, %d thread(s) x %d parallel\n",
 		m.Path(), info.Description, info.NCtxTrain, len(docs), scored, len(runs), base.FlashAttn, base.Threads, max(c.Int("parallel"), 1))
 
-	bar := progressbar.NewOptions(scored, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("ppl"),
-		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("tok"),
-		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
-	lastDoc := -1
+	progress, finish := pplProgress(scored)
+	ctx, stop := interruptible()
+	defer stop()
 	start := time.Now()
 	results, err := eval.Run(m, docs, eval.Options{
 		Runs: runs, Session: base, KL: c.Bool("kl"), ChunkSize: chunk, Parallel: c.Int("parallel"),
-		Progress: func(doc, n int) {
-			if doc != lastDoc {
-				bar.Describe(fmt.Sprintf("doc %d/%d", doc+1, n))
-				lastDoc = doc
-			}
-			bar.Add(1)
-		},
+		Progress: progress, Done: ctx.Done(),
 	})
-	bar.Finish()
-	if err != nil {
+	finish()
+	stopped := errors.Is(err, session.ErrInterrupted)
+	if err != nil && !stopped {
 		return err
+	}
+	if stopped {
+		// the table of what was scored, then the exit of an interrupted run
+		fmt.Fprintf(os.Stderr, "h2o: %v: the table covers the positions scored so far\n", err)
+		scored = results[0].Tokens
+		docs = eval.Covered(docs, scored)
+		defer func() { err = interrupted("ppl: interrupted") }()
 	}
 	fmt.Fprintf(os.Stderr, "h2o: %d tokens x %d runs in %s (%.1f positions/s)\n", scored, len(runs), time.Since(start).Round(time.Millisecond),
 		float64(scored)/time.Since(start).Seconds())
@@ -148,6 +158,13 @@ func pplAction(c *cli.Context) error {
 	if len(past) > 0 {
 		fmt.Fprintf(os.Stderr, "h2o: note: positions went past the trained context (%d) without rolling in %d run(s): %s\n",
 			info.NCtxTrain, len(past), strings.Join(past, "; "))
+	}
+	if slices.ContainsFunc(results, func(r eval.Result) bool { return math.IsNaN(r.NLL) || math.IsInf(r.NLL, 0) }) {
+		defer func() {
+			if err == nil {
+				err = errors.New("ppl: the log-likelihoods are not finite (NaN or Inf): the model's weights or its logits are broken")
+			}
+		}()
 	}
 	recs := eval.Records(results, budgets)
 	if f := c.String("json-out"); f != "" {
@@ -268,6 +285,30 @@ func parseBudgets(s string, length int) ([]int, error) {
 		err = fmt.Errorf("--budgets %q names no budget", s)
 	}
 	return out, err
+}
+
+// pplProgress is a progress bar over the scored positions on a terminal, a
+// line every tenth in a log (a bar's carriage returns would fill it).
+func pplProgress(total int) (progress func(doc, docs int), finish func()) {
+	if !term.IsTerminal(int(os.Stderr.Fd())) {
+		done := 0
+		return func(doc, docs int) {
+			if done++; done%max(total/10, 1) == 0 {
+				fmt.Fprintf(os.Stderr, "h2o: ppl %d/%d positions (doc %d/%d)\n", done, total, doc+1, docs)
+			}
+		}, func() {}
+	}
+	bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("ppl"),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("tok"),
+		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+	lastDoc := -1
+	return func(doc, docs int) {
+		if doc != lastDoc {
+			bar.Describe(fmt.Sprintf("doc %d/%d", doc+1, docs))
+			lastDoc = doc
+		}
+		bar.Add(1)
+	}, func() { bar.Finish() }
 }
 
 // defaultTextPath finds ../shared/data/text/valid (see sharedPath).

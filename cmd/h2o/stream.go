@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/h2o"
@@ -27,7 +25,7 @@ func streamCommand() *cli.Command {
 }
 
 func streamAction(c *cli.Context) error {
-	req, err := generationRequest(c, h2o.Full, false)
+	req, err := rollingRequest(c, h2o.Full)
 	if err != nil {
 		return err
 	}
@@ -35,13 +33,7 @@ func streamAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Int("loop") < 1 {
-		return fmt.Errorf("--loop must be at least 1 (got %d)", c.Int("loop"))
-	}
-	if c.Int("max-gen-len") < 1 {
-		return fmt.Errorf("--max-gen-len must be at least 1 (got %d)", c.Int("max-gen-len"))
-	}
-	path, err := stream.ResolveInput(c.String("input-path"))
+	path, err := stream.ResolveInput(questionsPath(c))
 	if err != nil {
 		return err
 	}
@@ -90,7 +82,7 @@ func streamAction(c *cli.Context) error {
 	}
 
 	// Ctrl-C ends the run cleanly: terminal restored, summary printed.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible()
 	defer stop()
 	res, runErr := stream.Run(ctx, s, m, turns, cfg)
 	cfg.Progress.Close()
@@ -108,11 +100,26 @@ func streamAction(c *cli.Context) error {
 	case runErr == nil:
 		return nil
 	case errors.Is(runErr, context.Canceled):
-		return cli.Exit(fmt.Sprintf("h2o: stream: interrupted at %v", runErr), 130)
+		return interrupted(fmt.Sprintf("stream: interrupted at %v", runErr))
 	case errors.Is(runErr, session.ErrContextFull):
 		return fmt.Errorf("stream: the %s cache ran out of room at %v", pol.Policy, runErr)
 	}
 	return fmt.Errorf("stream: %w", runErr)
+}
+
+// defaultQuestionsDir is the MT-Bench questions looked up in ../shared.
+const defaultQuestionsDir = "data/mt_bench"
+
+// questionsPath is --input-path, else ../shared's questions (see sharedPath), else the recipe's data/.
+func questionsPath(c *cli.Context) string {
+	if p := c.String("input-path"); p != "" {
+		return p
+	}
+	if p, ok := sharedPath(defaultQuestionsDir); ok {
+		fmt.Fprintf(os.Stderr, "h2o: no --input-path given: using %s\n", p)
+		return p
+	}
+	return "data/"
 }
 
 // progressReporter refreshes a status line in place when stderr is a

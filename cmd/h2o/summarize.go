@@ -71,6 +71,12 @@ func summarizeAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutputPath(c); err != nil {
+		return err
+	}
+	ctx, stop := interruptible()
+	defer stop()
+	o.Done = ctx.Done()
 	m, err := loadModel(c)
 	if err != nil {
 		return err
@@ -91,7 +97,68 @@ func summarizeAction(c *cli.Context) error {
 	if sum != nil && sum.Samples > 0 {
 		reportSummary(m, sum)
 	}
-	return err
+	return summarizeExit(err, sum, o)
+}
+
+// summarizeExit is the exit of a run: an interrupted one says how far it
+// came and how to continue.
+func summarizeExit(err error, sum *summarize.Summary, o summarize.Options) error {
+	if !errors.Is(err, session.ErrInterrupted) {
+		return err
+	}
+	done := 0
+	if sum != nil {
+		done = sum.Samples
+	}
+	how := "no --output-path: nothing to resume from"
+	if o.OutputPath != "" {
+		how = "run the same command with --resume to continue"
+	}
+	return interrupted(fmt.Sprintf("summarize: interrupted after %d samples (the average above covers them); %s", done, how))
+}
+
+// checkOutputPath refuses, before the model loads, an output that would
+// overwrite the input or lies in a missing directory, and says when
+// nothing will be saved.
+func checkOutputPath(c *cli.Context) error {
+	out := c.String("output-path")
+	if out == "" {
+		fmt.Fprintln(os.Stderr, "h2o: no --output-path: the generations are not saved, only the averages printed")
+		return nil
+	}
+	paths := []string{out}
+	if s := c.String("kv-budgets"); s != "" {
+		budgets, err := summarize.ParseBudgets(s)
+		if err != nil {
+			return err
+		}
+		paths = paths[:0]
+		for _, b := range budgets {
+			paths = append(paths, summarize.BudgetPath(out, b))
+		}
+	}
+	in := c.String("input-path")
+	for _, p := range paths {
+		if samePath(p, in) {
+			return fmt.Errorf("--output-path %s is the input file: it would be overwritten", p)
+		}
+		if st, err := os.Stat(filepath.Dir(p)); err != nil || !st.IsDir() {
+			return fmt.Errorf("--output-path %s: directory %s does not exist", p, filepath.Dir(p))
+		}
+	}
+	return nil
+}
+
+// samePath reports whether a and b name the same file.
+func samePath(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(sa, sb)
+	}
+	absA, _ := filepath.Abs(a)
+	absB, _ := filepath.Abs(b)
+	return absA == absB
 }
 
 // summarizeSessionOptions are the flags' session options around a policy
@@ -105,9 +172,6 @@ func summarizeOptions(c *cli.Context) (summarize.Options, error) {
 	empty, err := summarize.ParseEmptyPolicy(c.String("on-empty"))
 	if err != nil {
 		return summarize.Options{}, err
-	}
-	if c.Int("shots") < 0 || c.Int("max-tokens") < 0 || c.Float64("temperature") < 0 {
-		return summarize.Options{}, errors.New("--shots, --max-tokens and --temperature must not be negative")
 	}
 	o := summarize.Options{
 		Seed: c.Int64("seed"), Shots: c.Int("shots"), MaxTokens: c.Int("max-tokens"), Truncate: c.Bool("truncate"),
@@ -158,6 +222,7 @@ func evaluateBudget(c *cli.Context, m *binding.Model, so session.Options, recs [
 		return nil, h2o.Resolved{}, fmt.Errorf("--parallel %q: want one number from 1 to 256 or auto", c.String("parallel"))
 	}
 	np := nps[0]
+	warnRollingBudget(m, so.Policy.Rolling, so.Policy.Budget)
 	bar := &summaryBar{tag: tag, running: c.Bool("print-running"), plain: !term.IsTerminal(int(os.Stderr.Fd()))}
 	defer bar.finish()
 	if np == 1 {
@@ -166,6 +231,7 @@ func evaluateBudget(c *cli.Context, m *binding.Model, so session.Options, recs [
 			return nil, h2o.Resolved{}, err
 		}
 		defer s.Close()
+		s.SetFeedProgress(feedProgress(o.Done))
 		fmt.Fprintf(os.Stderr, "h2o: %s | %d KV cells | %d samples%s\n", summarize.RunLabel(s.Options(), o), s.Context().NCtx(), n, outNote(o.OutputPath))
 		bar.rate = func() string {
 			st := s.Stats()
@@ -245,16 +311,25 @@ func summarizeSweep(c *cli.Context, m *binding.Model, recs []summarize.Record, n
 	}
 	var cells []summarize.Cell
 	failed := 0
+	var stopped *summarize.Cell
 	for _, b := range budgets {
 		cell := runBudget(c, m, base, b, recs, n, o)
+		cells = append(cells, cell)
+		if errors.Is(cell.Err, session.ErrInterrupted) {
+			stopped = &cells[len(cells)-1]
+			break
+		}
 		if cell.Err != nil {
 			failed++
 			fmt.Fprintf(os.Stderr, "h2o: budget %s failed: %v\n", b, cell.Err)
 		}
-		cells = append(cells, cell)
 	}
 	fmt.Println()
 	fmt.Print(summarize.Table(modelName(m), cells))
+	if stopped != nil {
+		o.OutputPath = summarize.BudgetPath(o.OutputPath, stopped.Budget)
+		return summarizeExit(stopped.Err, stopped.Summary, o)
+	}
 	if failed == len(cells) {
 		return errors.New("every budget failed")
 	}
