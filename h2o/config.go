@@ -27,11 +27,13 @@ const (
 	// score rule last, aggregation layer-mean, a recent window of 1.
 	TOVA Policy = "tova"
 	// Knorm (Devoto et al. 2024) keeps the tokens of smallest key L2 norm
-	// (summed over layers and KV heads) besides the recent window: no scores.
+	// (summed over layers and KV heads) besides the recent window (default
+	// half the budget): no scores.
 	Knorm Policy = "knorm"
 	// KeyDiff (Park et al. 2025) keeps the tokens whose keys are least
 	// similar (cosine, per layer and KV head, summed) to the mean of the
-	// cache's normalised keys besides the recent window: no scores.
+	// cache's normalised keys besides the recent window (default half the
+	// budget): no scores.
 	KeyDiff Policy = "keydiff"
 )
 
@@ -247,8 +249,10 @@ func (c Config) Resolve() (Resolved, error) {
 	switch r.Policy {
 	case H2O, Knorm, KeyDiff:
 		if r.Policy != H2O && !heavyGiven && !recentGiven {
-			// the papers keep no recent window: only the token just read
-			recent, recentGiven = 1, true
+			// The papers keep no recent window; ranking new tokens by their
+			// keys alone evicts them as they come (docs/QUALITY.md): half
+			// the budget is the recent window, as in the recipe's h2o.
+			recent, recentGiven = max(1, c.Budget/2), true
 		}
 		switch {
 		case heavyGiven && recentGiven && heavy+recent != c.Budget:
