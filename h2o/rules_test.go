@@ -248,3 +248,25 @@ func TestRulesUnderBudgetKeepAll(t *testing.T) {
 		}
 	}
 }
+
+// A sweep repeats every evicting request per prompt rule; tova drops the
+// sweep's h2o score rule for its own.
+func TestSweepRules(t *testing.T) {
+	snap := PromptRule{Kind: "snapkv", Window: 8}
+	reqs, err := Sweep{
+		Base:     Config{Score: ScoreRule{Kind: "cum"}, Aggregate: AggSum},
+		Policies: []Policy{Full, TOVA, Knorm}, Budgets: []int{32, 64}, Prompts: []PromptRule{{}, snap},
+	}.Expand()
+	if err != nil || len(reqs) != 9 {
+		t.Fatalf("%d requests, want 9: %v", len(reqs), err)
+	}
+	for _, c := range reqs {
+		r := resolve(t, c)
+		if c.Policy == TOVA && (r.Score.Kind != "last" || r.Aggregate != AggLayerMean) {
+			t.Fatalf("tova in a sweep: %+v", r)
+		}
+	}
+	if reqs[0].Prompt != (PromptRule{}) || reqs[1].Prompt != (PromptRule{}) || reqs[2].Prompt != snap {
+		t.Fatalf("prompt rules out of order: %v %v %v", reqs[0].Prompt, reqs[1].Prompt, reqs[2].Prompt)
+	}
+}
