@@ -408,7 +408,7 @@ func (r Resolved) Name() Policy {
 
 // Request is r as a request that resolves to r again.
 func (r Resolved) Request() Config {
-	c := Config{Policy: r.Policy, Budget: r.Budget, Rolling: r.Rolling, Aggregate: r.Aggregate, Score: r.Score, Granularity: r.Granularity, Prompt: r.Prompt}
+	c := Config{Policy: r.Name(), Budget: r.Budget, Rolling: r.Rolling, Aggregate: r.Aggregate, Score: r.Score, Granularity: r.Granularity, Prompt: r.Prompt}
 	if r.Evicts() {
 		c.Recent, c.SinkTokens = r.Recent, r.SinkTokens
 	}

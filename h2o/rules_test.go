@@ -139,6 +139,9 @@ func TestTOVAIsH2OAlias(t *testing.T) {
 	if r != want {
 		t.Fatalf("tova resolves to %+v, want %+v", r, want)
 	}
+	if again := resolve(t, r.Request()); again != r {
+		t.Fatalf("tova's request resolves to %+v, want %+v", again, r)
+	}
 	if r.Name() != TOVA || !r.NeedsScores() || r.NeedsKeys() {
 		t.Fatalf("tova: name %s, scores %v, keys %v", r.Name(), r.NeedsScores(), r.NeedsKeys())
 	}

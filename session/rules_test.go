@@ -1,9 +1,11 @@
 package session
 
 import (
+	"math"
 	"slices"
 	"testing"
 
+	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/h2o"
 	"github.com/h2o-kv/h2o/internal/testutil"
 )
@@ -93,5 +95,46 @@ func TestRulesEvict(t *testing.T) {
 	}
 	if _, err := New(m, Options{Policy: h2o.Config{Policy: h2o.H2O, Budget: 16, Prompt: h2o.PromptRule{Kind: "snapkv", Window: 4}}, Prefill: PrefillChunked}); err == nil {
 		t.Fatal("snapkv with chunked prefill accepted")
+	}
+}
+
+// On a GPU the key rules read the keys from device memory: the statistics
+// they rank by equal those of the same model on the CPU (f16 keys computed
+// by other kernels: within 1e-2), token by token.
+func TestKeyRulesGPU(t *testing.T) {
+	if !binding.HasGPU() {
+		t.Skip("no GPU device: the key rules' device reads are tested on a GPU machine")
+	}
+	path := testutil.Stories260K(t)
+	gpu, err := binding.LoadModel(path, binding.ModelParams{GPULayers: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gpu.Close()
+	cpu := loadModel(t, path)
+	prompt, _ := cpu.Tokenize("Once upon a time, there was a little girl named Lily. She liked to play", true, false)
+	for _, p := range []h2o.Policy{h2o.Knorm, h2o.KeyDiff} {
+		// one token over the budget: keydiff scores every token at the eviction
+		cfg := h2o.Config{Policy: p, Budget: len(prompt) - 1}
+		scores := func(m *binding.Model) map[int64]float64 {
+			s := newSession(t, m, Options{Policy: cfg, Prefill: PrefillFull, NCtx: 256, TypeK: "f16"})
+			if err := s.Feed(prompt); err != nil {
+				t.Fatal(err)
+			}
+			out := map[int64]float64{}
+			for _, e := range s.Tracker().Entries() {
+				out[e.Index] = e.Score
+			}
+			return out
+		}
+		want, got := scores(cpu), scores(gpu)
+		if len(want) != cfg.Budget || len(got) != cfg.Budget {
+			t.Fatalf("%s: %d tokens kept on the CPU, %d on the GPU, want %d", p, len(want), len(got), cfg.Budget)
+		}
+		for i, w := range want {
+			if g, ok := got[i]; ok && math.Abs(g-w) > 1e-2*math.Abs(w) {
+				t.Fatalf("%s: token %d scored %g on the GPU, %g on the CPU", p, i, g, w)
+			}
+		}
 	}
 }
