@@ -3,6 +3,9 @@ package h2o
 import (
 	"fmt"
 	"math"
+	"runtime"
+
+	"github.com/h2o-kv/h2o/internal/par"
 )
 
 // Keys is the key one cached token has in every layer and KV head, as the
@@ -78,13 +81,18 @@ func l2(v []float32) float64 {
 	return math.Sqrt(s)
 }
 
+// keyParallelMin is the number of cached key values (tokens x layers x KV
+// heads x head size) from which keydiff's scores are computed on several
+// goroutines: below it they cost more than they save.
+var keyParallelMin = 1 << 20
+
 // keyDiffScores sets every entry's score to minus the sum over layers and KV
 // heads of the cosine between its key and the anchor, the mean normalised
 // key of the cache (all of it: protected tokens included), so that the key
 // most like the others goes first.
 func (t *Tracker) keyDiffScores() {
 	sh := t.keys
-	d := sh.nLayer * sh.nHead * sh.dim
+	heads, d := sh.nLayer*sh.nHead, sh.nLayer*sh.nHead*sh.dim
 	if d == 0 {
 		return
 	}
@@ -92,18 +100,21 @@ func (t *Tracker) keyDiffScores() {
 		t.anchor = make([]float64, d)
 	}
 	a := t.anchor[:d]
-	clear(a)
-	for i := range t.entries {
-		if !t.entries[i].hasKey {
-			continue
-		}
-		for j, v := range t.unit[i] {
-			a[j] += float64(v)
-		}
+	workers := 1
+	if len(t.entries)*d >= keyParallelMin {
+		workers = min(runtime.GOMAXPROCS(0), 16)
 	}
-	// cos(k, a) = k̂·a / |a|: normalise each head's anchor once
-	for h := 0; h < sh.nLayer*sh.nHead; h++ {
+	// each head's anchor, normalised: cos(k, a) = k̂·a / |a|
+	par.For(heads, workers, func(h int) {
 		row := a[h*sh.dim : (h+1)*sh.dim]
+		clear(row)
+		for i := range t.entries {
+			if t.entries[i].hasKey {
+				for j, v := range t.unit[i][h*sh.dim : (h+1)*sh.dim] {
+					row[j] += float64(v)
+				}
+			}
+		}
 		s := 0.0
 		for _, v := range row {
 			s += v * v
@@ -114,8 +125,8 @@ func (t *Tracker) keyDiffScores() {
 				row[j] *= inv
 			}
 		}
-	}
-	for i := range t.entries {
+	})
+	par.For(len(t.entries), workers, func(i int) {
 		e := &t.entries[i]
 		cos := 0.0
 		if e.hasKey {
@@ -124,5 +135,5 @@ func (t *Tracker) keyDiffScores() {
 			}
 		}
 		e.Score = -cos
-	}
+	})
 }

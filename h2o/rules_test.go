@@ -72,6 +72,17 @@ func TestKeyDiffEvictsMostSimilar(t *testing.T) {
 // keydiff's scores over several layers and heads equal a direct computation
 // of -Σ cos(k, mean of k/|k|) over the cache, through many evictions.
 func TestKeyDiffScoresMatchReference(t *testing.T) {
+	for _, threshold := range []int{keyParallelMin, 1} {
+		// 1: on several goroutines, as a large cache is
+		saved := keyParallelMin
+		keyParallelMin = threshold
+		checkKeyDiffReference(t)
+		keyParallelMin = saved
+	}
+}
+
+func checkKeyDiffReference(t *testing.T) {
+	t.Helper()
 	const nLayer, nHead, dim, budget = 3, 2, 4, 12
 	rng := rand.New(rand.NewSource(3))
 	tr := mustTracker(t, Config{Policy: KeyDiff, Budget: budget, Recent: 3})
