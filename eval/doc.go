@@ -105,7 +105,8 @@ func checkText(b []byte) error {
 }
 
 // Doc is a tokenised document. The first Prefix tokens (BOS and the first
-// text token) are fed before scoring; every later token is predicted.
+// text token, or the prompt of TokenizeOptions.PromptTokens) are fed before
+// scoring; every later token is predicted.
 type Doc struct {
 	Name   string
 	Tokens []int32
@@ -120,6 +121,9 @@ type TokenizeOptions struct {
 	MaxTokens int // keep the first MaxTokens tokens of each document (0 = all; BOS counts)
 	MinTokens int // skip documents of fewer tokens than this (BOS included, before the cut)
 	MaxDocs   int // keep the first MaxDocs documents that pass MinTokens (0 = all)
+	// PromptTokens > 0 makes the first PromptTokens tokens (BOS included)
+	// the prefix, fed at once as a prompt; shorter documents are skipped.
+	PromptTokens int
 }
 
 // Tokenize turns inputs into documents (BOS added when the model wants it).
@@ -139,6 +143,7 @@ func Tokenize(m *binding.Model, inputs []Input, o TokenizeOptions) (docs []Doc, 
 		if info.AddBOS && len(toks) > 0 && toks[0] == info.BOS {
 			prefix = 2
 		}
+		prefix = max(prefix, o.PromptTokens)
 		if len(toks) < o.MinTokens || len(toks) <= prefix {
 			skipped = append(skipped, fmt.Sprintf("%s (%d tokens)", in.Name, len(toks)))
 			continue

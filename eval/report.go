@@ -24,6 +24,7 @@ type Record struct {
 	Score       string        `json:"score"`
 	Aggregate   string        `json:"aggregate"`
 	Granularity string        `json:"granularity"` // token or head (h2o)
+	Prompt      string        `json:"prompt"`      // the prompt rule: none or snapkv:W
 	Docs        int           `json:"docs"`
 	Tokens      int           `json:"tokens"`
 	NLL         float64       `json:"nll"`
@@ -75,7 +76,7 @@ func Records(results []Result, budgets []int) []Record {
 func record(r Result, full *Result) Record {
 	c := r.Config
 	rec := Record{
-		Policy: string(c.Policy), Budget: c.Budget, Rolling: c.Rolling,
+		Policy: string(c.Name()), Budget: c.Budget, Rolling: c.Rolling, Prompt: c.Prompt.String(),
 		Score: c.Score.String(), Aggregate: string(c.Aggregate), Granularity: string(c.Granularity),
 		Docs: r.Docs, Tokens: r.Tokens, NLL: r.NLL, PPL: r.PPL(), KLTokens: r.KLTokens,
 		Evictions: r.Evictions, PastTrained: r.PastTrained,
@@ -83,9 +84,7 @@ func record(r Result, full *Result) Record {
 	}
 	if c.Evicts() {
 		rec.Recent, rec.Sink = c.Recent, c.SinkTokens
-		if c.Policy == h2o.H2O {
-			rec.Heavy = c.HeavyHitters
-		}
+		rec.Heavy = c.HeavyHitters
 	} else {
 		rec.Budget = 0
 	}
@@ -153,6 +152,10 @@ func WriteMarkdown(w io.Writer, recs []Record, m Meta) error {
 	rows := tableOrder(recs)
 	for _, r := range rows {
 		budget, frac, split, rolling, sa := "all", "100%", "—", "—", "—"
+		policy := r.Policy
+		if r.Prompt != "" && r.Prompt != "none" {
+			policy += " (" + r.Prompt + " prompt)"
+		}
 		if r.Policy != string(h2o.Full) {
 			budget = fmt.Sprint(r.Budget)
 			frac = fmt.Sprintf("%.1f%%", 100*float64(r.Budget)/meanLen)
@@ -165,7 +168,7 @@ func WriteMarkdown(w io.Writer, recs []Record, m Meta) error {
 				}
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %.3f | %s | %s | %s | %.0f |\n", r.Policy, budget, frac, split, rolling, sa,
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %.3f | %s | %s | %s | %.0f |\n", policy, budget, frac, split, rolling, sa,
 			r.PPL, pct(r.DeltaPPL), num(r.KL, "%.4f"), num(r.Top1, "%.3f"), r.TokensPerS)
 	}
 	if len(rows) > 0 && len(rows[0].Chunks) > 0 {
@@ -224,7 +227,7 @@ func tableOrder(recs []Record) []Record {
 
 func splitOf(r Record) string {
 	switch r.Policy {
-	case string(h2o.H2O):
+	case string(h2o.H2O), string(h2o.TOVA), string(h2o.Knorm), string(h2o.KeyDiff):
 		s := fmt.Sprintf("H%d+R%d", r.Heavy, r.Recent)
 		if r.Sink > 0 {
 			s += fmt.Sprintf(" (first %d kept)", r.Sink)

@@ -22,12 +22,35 @@ const (
 	H2O    Policy = "h2o"    // heavy hitters + recent window
 	Window Policy = "window" // recent window only
 	Sink   Policy = "sink"   // StreamingLLM: first tokens + recent window
+	// TOVA (Oren et al. 2024) is a name for h2o ranking by the current
+	// step's attention only, each (layer, head) row normalised and averaged:
+	// score rule last, aggregation layer-mean, a recent window of 1.
+	TOVA Policy = "tova"
+	// Knorm (Devoto et al. 2024) keeps the tokens of smallest key L2 norm
+	// (summed over layers and KV heads) besides the recent window (default
+	// half the budget): no scores.
+	Knorm Policy = "knorm"
+	// KeyDiff (Park et al. 2025) keeps the tokens whose keys are least
+	// similar (cosine, per layer and KV head, summed) to the mean of the
+	// cache's normalised keys besides the recent window (default half the
+	// budget): no scores.
+	KeyDiff Policy = "keydiff"
 )
 
-// ParsePolicy accepts full, h2o, window and sink.
+// policies are the names ParsePolicy accepts.
+var policies = []Policy{Full, H2O, Window, Sink, TOVA, Knorm, KeyDiff}
+
+// ParsePolicy accepts full, h2o, window, sink, tova, knorm and keydiff.
 func ParsePolicy(s string) (Policy, error) {
-	return enum.Parse("policy", s, "", Full, H2O, Window, Sink)
+	return enum.Parse("policy", s, "", policies...)
 }
+
+// ranks reports whether the policy keeps the best-ranked tokens besides its
+// protected ones (sinks, recent window), in a heavy part of the budget.
+func (p Policy) ranks() bool { return p == H2O || p == Knorm || p == KeyDiff }
+
+// keyed reports whether the policy ranks tokens by their cached keys.
+func (p Policy) keyed() bool { return p == Knorm || p == KeyDiff }
 
 // Aggregate says how a token's per-layer, per-head attention becomes one
 // score (llama.cpp cells hold a token for all layers and heads, so eviction
@@ -139,6 +162,7 @@ type Config struct {
 	Aggregate    Aggregate
 	Score        ScoreRule
 	Granularity  Granularity // token (default) or head
+	Prompt       PromptRule  // how a prompt read with full prefill is cut to B (default: by the policy)
 }
 
 // Resolved is a checked policy with every size decided: what the trackers
@@ -153,6 +177,10 @@ type Resolved struct {
 	Aggregate    Aggregate
 	Score        ScoreRule
 	Granularity  Granularity
+	Prompt       PromptRule
+	// Alias is the name the policy was asked for by when it is a name for
+	// h2o settings (tova); "" otherwise.
+	Alias Policy
 }
 
 // Resolve checks the request and derives the policy: defaults for what is
@@ -160,9 +188,18 @@ type Resolved struct {
 // combinations (a size the policy has no use for, two sizes that do not add
 // up) are refused, never adjusted.
 func (c Config) Resolve() (Resolved, error) {
-	r := Resolved{Budget: c.Budget, Rolling: c.Rolling, Score: c.Score}
+	r := Resolved{Budget: c.Budget, Rolling: c.Rolling, Score: c.Score, Prompt: c.Prompt}
 	var err error
-	if r.Policy, err = enum.Parse("policy", string(c.Policy), H2O, Full, H2O, Window, Sink); err != nil {
+	if r.Policy, err = enum.Parse("policy", string(c.Policy), H2O, policies...); err != nil {
+		return Resolved{}, err
+	}
+	if r.Policy == TOVA {
+		if c, err = c.tova(); err != nil {
+			return Resolved{}, err
+		}
+		r.Policy, r.Alias, r.Score = H2O, TOVA, c.Score
+	}
+	if err := c.Prompt.check(c.Policy != Full, c.Budget); err != nil {
 		return Resolved{}, err
 	}
 	if r.Aggregate, err = ParseAggregate(string(c.Aggregate)); err != nil {
@@ -181,7 +218,8 @@ func (c Config) Resolve() (Resolved, error) {
 		switch {
 		case r.Policy != H2O:
 			// full never evicts; window and sink rank no attention, so every
-			// head would keep the same tokens as per-token eviction does.
+			// head would keep the same tokens as per-token eviction does; the
+			// key rules rank tokens, not heads.
 			return Resolved{}, fmt.Errorf("granularity head needs the h2o policy (%s keeps the same tokens in every head; use granularity token)", r.Policy)
 		case r.Aggregate != AggSum:
 			return Resolved{}, fmt.Errorf("granularity head ranks each KV head by its own attention; score aggregation %s applies to granularity token only", r.Aggregate)
@@ -209,10 +247,16 @@ func (c Config) Resolve() (Resolved, error) {
 	}
 	r.SinkTokens = c.SinkTokens
 	switch r.Policy {
-	case H2O:
+	case H2O, Knorm, KeyDiff:
+		if r.Policy != H2O && !heavyGiven && !recentGiven {
+			// The papers keep no recent window; ranking new tokens by their
+			// keys alone evicts them as they come (docs/QUALITY.md): half
+			// the budget is the recent window, as in the recipe's h2o.
+			recent, recentGiven = max(1, c.Budget/2), true
+		}
 		switch {
 		case heavyGiven && recentGiven && heavy+recent != c.Budget:
-			return Resolved{}, fmt.Errorf("h2o: %d heavy hitters + %d recent tokens do not fill the budget of %d (give one of them, or both adding up to the budget)", heavy, recent, c.Budget)
+			return Resolved{}, fmt.Errorf("%s: %d heavy hitters + %d recent tokens do not fill the budget of %d (give one of them, or both adding up to the budget)", r.Policy, heavy, recent, c.Budget)
 		case heavyGiven:
 			recent = c.Budget - heavy
 		case recentGiven:
@@ -221,13 +265,13 @@ func (c Config) Resolve() (Resolved, error) {
 			recent = c.Budget
 		}
 		if heavy >= c.Budget {
-			return Resolved{}, fmt.Errorf("h2o: %d heavy hitters leave no recent window in a budget of %d (need heavy hitters < budget)", heavy, c.Budget)
+			return Resolved{}, fmt.Errorf("%s: %d heavy hitters leave no recent window in a budget of %d (need heavy hitters < budget)", r.Policy, heavy, c.Budget)
 		}
 		if heavy < 0 {
-			return Resolved{}, fmt.Errorf("h2o: a recent window of %d exceeds the budget of %d", recent, c.Budget)
+			return Resolved{}, fmt.Errorf("%s: a recent window of %d exceeds the budget of %d", r.Policy, recent, c.Budget)
 		}
 		if r.SinkTokens > heavy {
-			return Resolved{}, fmt.Errorf("h2o: %d kept-first tokens exceed the %d heavy-hitter slots", r.SinkTokens, heavy)
+			return Resolved{}, fmt.Errorf("%s: %d kept-first tokens exceed the %d heavy-hitter slots", r.Policy, r.SinkTokens, heavy)
 		}
 		r.HeavyHitters = heavy
 	case Sink, Window:
@@ -262,6 +306,8 @@ func (c Config) evictionAsked() string {
 		return "sink tokens"
 	case c.Rolling:
 		return "position rolling"
+	case c.Prompt.Kind != "":
+		return "a prompt rule"
 	}
 	return ""
 }
@@ -336,6 +382,9 @@ func (c Config) String() string {
 	if c.Granularity == PerHead {
 		s += " per head"
 	}
+	if c.Prompt.Kind != "" {
+		s += " prompt " + c.Prompt.String()
+	}
 	return s
 }
 
@@ -345,9 +394,21 @@ func (r Resolved) Evicts() bool { return r.Policy != Full }
 // NeedsScores reports whether the policy ranks tokens by attention.
 func (r Resolved) NeedsScores() bool { return r.Policy == H2O }
 
+// NeedsKeys reports whether the policy ranks tokens by their cached keys
+// (knorm, keydiff): the caller gives each token's keys (Tracker.SetKeys).
+func (r Resolved) NeedsKeys() bool { return r.Policy.keyed() }
+
+// Name is the policy's name as asked for (tova rather than h2o).
+func (r Resolved) Name() Policy {
+	if r.Alias != "" {
+		return r.Alias
+	}
+	return r.Policy
+}
+
 // Request is r as a request that resolves to r again.
 func (r Resolved) Request() Config {
-	c := Config{Policy: r.Policy, Budget: r.Budget, Rolling: r.Rolling, Aggregate: r.Aggregate, Score: r.Score, Granularity: r.Granularity}
+	c := Config{Policy: r.Name(), Budget: r.Budget, Rolling: r.Rolling, Aggregate: r.Aggregate, Score: r.Score, Granularity: r.Granularity, Prompt: r.Prompt}
 	if r.Evicts() {
 		c.Recent, c.SinkTokens = r.Recent, r.SinkTokens
 	}
@@ -355,16 +416,41 @@ func (r Resolved) Request() Config {
 }
 
 func (r Resolved) String() string {
+	var s string
 	switch r.Policy {
 	case Full:
 		return "full"
-	case H2O:
+	case H2O, Knorm, KeyDiff:
+		s = fmt.Sprintf("%s B=%d H=%d R=%d", r.Name(), r.Budget, r.HeavyHitters, r.Recent)
 		if r.Granularity == PerHead {
-			return fmt.Sprintf("h2o B=%d H=%d R=%d per head", r.Budget, r.HeavyHitters, r.Recent)
+			s += " per head"
 		}
-		return fmt.Sprintf("h2o B=%d H=%d R=%d", r.Budget, r.HeavyHitters, r.Recent)
 	case Sink:
-		return fmt.Sprintf("sink B=%d S=%d R=%d", r.Budget, r.SinkTokens, r.Recent)
+		s = fmt.Sprintf("sink B=%d S=%d R=%d", r.Budget, r.SinkTokens, r.Recent)
+	default:
+		s = fmt.Sprintf("%s B=%d", r.Policy, r.Budget)
 	}
-	return fmt.Sprintf("%s B=%d", r.Policy, r.Budget)
+	if r.Prompt.Kind != "" {
+		s += " prompt " + r.Prompt.String()
+	}
+	return s
+}
+
+// tova is the request with tova's h2o settings filled in: score rule last,
+// aggregation layer-mean and, without a split, a recent window of 1. A
+// contradicting setting is refused.
+func (c Config) tova() (Config, error) {
+	switch {
+	case c.Score.Kind != "" && c.Score.Kind != "last":
+		return c, fmt.Errorf("tova ranks by the current step's attention (score rule last): score rule %s is h2o's", c.Score)
+	case c.Aggregate != "" && c.Aggregate != AggLayerMean:
+		return c, fmt.Errorf("tova averages the normalised attention of heads (aggregation layer-mean): aggregation %s is h2o's", c.Aggregate)
+	case c.Granularity == PerHead:
+		return c, fmt.Errorf("tova ranks tokens (granularity token); granularity head is h2o's")
+	}
+	c.Score, c.Aggregate = ScoreRule{Kind: "last"}, AggLayerMean
+	if h, _, _ := c.heavy(); h == 0 && c.Recent == 0 && c.RecentShare == 0 {
+		c.Recent = 1
+	}
+	return c, nil
 }

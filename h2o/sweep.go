@@ -18,15 +18,18 @@ type Sweep struct {
 	Granularities []Granularity
 	Aggregates    []Aggregate
 	Scores        []ScoreRule
+	Prompts       []PromptRule // evicting policies
 }
 
 // Expand lists the requests, policy by policy, then budget, rolling, ratio,
 // granularity, aggregation and score rule. Full appears once (no budget, no
-// rolling); window and sink once per budget and rolling setting, with
-// granularity token (they keep the same tokens in every head), no heavy
-// hitters and the first aggregation and score rule. Granularity head pairs
+// rolling); window, sink, tova, knorm and keydiff once per budget and
+// rolling setting, with granularity token (they keep the same tokens in every
+// head), the heavy split of their own defaults (Base's recent and sink sizes
+// apply) and the first aggregation and score rule (tova: its own). Granularity head pairs
 // only with the sum aggregation (a head ranks by its group's summed
 // attention); a listed head granularity that no aggregation suits is an error.
+// Every evicting request comes once per prompt rule of Prompts.
 func (s Sweep) Expand() ([]Config, error) {
 	policies := orBase(s.Policies, s.Base.Policy)
 	budgets := orBase(s.Budgets, s.Base.Budget)
@@ -51,6 +54,10 @@ func (s Sweep) Expand() ([]Config, error) {
 				c.Policy, c.Budget, c.Rolling = p, b, rolling
 				if p != H2O && p != "" {
 					c.HeavyHitters, c.HeavyRatio, c.Granularity = 0, 0, PerToken
+					if p == TOVA {
+						// its own score rule and aggregation
+						c.Score, c.Aggregate = ScoreRule{}, ""
+					}
 					out = append(out, c)
 					continue
 				}
@@ -64,7 +71,26 @@ func (s Sweep) Expand() ([]Config, error) {
 			}
 		}
 	}
-	return out, nil
+	return s.withPrompts(out), nil
+}
+
+// withPrompts repeats every evicting request once per prompt rule.
+func (s Sweep) withPrompts(reqs []Config) []Config {
+	if len(s.Prompts) == 0 {
+		return reqs
+	}
+	var out []Config
+	for _, c := range reqs {
+		if !c.Evicts() {
+			out = append(out, c)
+			continue
+		}
+		for _, pr := range s.Prompts {
+			c.Prompt = pr
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (s Sweep) h2oGrid(out []Config, c Config, grans []Granularity, aggs []Aggregate, scores []ScoreRule) []Config {

@@ -8,13 +8,14 @@ import (
 
 // Entry is one token held in the KV cache.
 type Entry struct {
-	Token int32   // vocabulary id
-	Index int64   // index in the whole stream (0-based, never reused)
-	Pos   int32   // current position in the KV cache
-	Score float64 // accumulated attention, per the score rule
-	sum   float64 // running sum (for the mean rule)
-	Age   int     // steps the token has been in the cache, counting the step it entered
-	Slot  int32   // KV cell holding the token (per-head eviction only; else unused)
+	Token  int32   // vocabulary id
+	Index  int64   // index in the whole stream (0-based, never reused)
+	Pos    int32   // current position in the KV cache
+	Score  float64 // accumulated attention, per the score rule
+	sum    float64 // running sum (for the mean rule)
+	Age    int     // steps the token has been in the cache, counting the step it entered
+	Slot   int32   // KV cell holding the token (per-head eviction only; else unused)
+	hasKey bool    // SetKeys gave the token's keys (knorm, keydiff)
 }
 
 // Tracker mirrors the KV cache of one sequence: its tokens in position order,
@@ -27,6 +28,12 @@ type Tracker struct {
 	evicted  int64
 	scratch  []int
 	keepMask []bool
+	saved    []float64 // scores set aside by Cut
+	keys     keyShape  // of SetKeys (keydiff)
+	anchor   []float64 // keydiff's mean key per layer and KV head
+	// unit[i] is entry i's normalised keys (keydiff), per layer and KV head;
+	// kept beside entries, and compacted with them, so that Entry stays a value
+	unit [][]float32
 }
 
 // NewTracker returns an empty tracker of the policy.
@@ -77,6 +84,14 @@ func (t *Tracker) Append(tokens []int32, pos []int32) []int32 {
 
 func (t *Tracker) append(tok int32) {
 	t.entries = append(t.entries, Entry{Token: tok, Index: t.next, Pos: t.NextPos()})
+	if t.cfg.Policy == KeyDiff {
+		// an evicted token's buffer, when there is one (SetKeys overwrites it)
+		if n := len(t.unit); n < cap(t.unit) {
+			t.unit = t.unit[:n+1]
+		} else {
+			t.unit = append(t.unit, nil)
+		}
+	}
 	t.next++
 }
 
@@ -156,6 +171,7 @@ func (e *Entry) add(r ScoreRule, v float64) {
 // Reset forgets every token (the caller clears the cache).
 func (t *Tracker) Reset() {
 	t.entries = t.entries[:0]
+	t.unit = t.unit[:0]
 	t.next = 0
 	t.evicted = 0
 }
@@ -196,13 +212,22 @@ func (t *Tracker) Evict(limit int) Plan {
 }
 
 // selectKeep marks the entries to keep: the policy's protected tokens (sinks,
-// recent window) and, for h2o, the best-scoring others up to limit.
+// recent window) and, for a ranking policy, the best-scoring others up to limit.
 func (t *Tracker) selectKeep(limit int) []bool {
+	if t.cfg.Policy == KeyDiff {
+		t.keyDiffScores()
+	}
+	return t.keepTop(limit, t.cfg.Recent, t.cfg.Policy.ranks())
+}
+
+// keepTop marks the sinks, the last recent entries and, when ranked, the
+// best-scoring others up to limit.
+func (t *Tracker) keepTop(limit, recent int, ranked bool) []bool {
 	n := len(t.entries)
 	t.keepMask = slices.Grow(t.keepMask[:0], n)[:n]
 	keep := t.keepMask
 	clear(keep)
-	recent := min(t.cfg.Recent, limit)
+	recent = min(recent, limit)
 	sinks := min(t.cfg.SinkTokens, limit-recent)
 	for i := n - recent; i < n; i++ {
 		keep[i] = true
@@ -211,7 +236,7 @@ func (t *Tracker) selectKeep(limit int) []bool {
 		keep[i] = true
 	}
 	slots := limit - recent - sinks
-	if t.cfg.Policy != H2O || slots <= 0 {
+	if !ranked || slots <= 0 {
 		return keep
 	}
 	if n-limit == 1 {
@@ -267,8 +292,13 @@ func (t *Tracker) compact(keep []bool, plan *Plan) {
 		first++
 	}
 	out := t.entries[:first]
+	units := len(t.unit) == len(t.entries)
 	for i := first; i < len(t.entries); i++ {
 		e := t.entries[i]
+		if units {
+			// the evicted key's buffer moves to the end, for the next token
+			t.unit[len(out)], t.unit[i] = t.unit[i], t.unit[len(out)]
+		}
 		if !keep[i] {
 			if plan != nil {
 				plan.Evicted = append(plan.Evicted, e)
@@ -295,5 +325,8 @@ func (t *Tracker) compact(keep []bool, plan *Plan) {
 		out = append(out, e)
 	}
 	t.entries = out
+	if units {
+		t.unit = t.unit[:len(out)]
+	}
 	t.evicted += int64(removedBefore)
 }

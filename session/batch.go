@@ -120,6 +120,11 @@ func NewBatcher(model *binding.Model, opts Options, n int) (*Batcher, error) {
 		// row moves have no per-stream form): a Session runs it.
 		return nil, errors.New("granularity head moves rows of a single-stream cache: it runs one sequence per context (use --parallel 1)")
 	}
+	if opts.policy.NeedsKeys() || opts.policy.Prompt.Kind != "" {
+		// keys are read back one cell at a time, by a reader that also
+		// applies the pending shifts: not while other sequences evict
+		return nil, fmt.Errorf("%s runs one sequence per context (use --parallel 1)", opts.policy)
+	}
 	info := model.Info()
 	per := opts.contextSize(info.NCtxTrain)
 	if opts.policy.Evicts() && per < opts.policy.Budget+1 {

@@ -28,8 +28,8 @@ func ParsePrefillMode(s string) (PrefillMode, error) {
 
 // Options configure a session.
 type Options struct {
-	Policy  h2o.Config // as asked; see Resolved for what runs
-	Prefill PrefillMode
+	Policy  h2o.Config  // as asked; see Resolved for what runs
+	Prefill PrefillMode // "" = chunked, full with a prompt rule
 	// Chunk is the prefill chunk (and micro-batch) size; 0 = 256.
 	Chunk int
 	// NCtx is the number of KV cells. 0 = the trained context for the full
@@ -116,6 +116,9 @@ func (o Options) normalize() (Options, error) {
 	}
 	if o.Prefill == "" {
 		o.Prefill = PrefillChunked
+		if o.policy.Prompt.Kind != "" {
+			o.Prefill = PrefillFull
+		}
 	}
 	if o.Chunk <= 0 {
 		o.Chunk = defaultChunk
@@ -132,7 +135,20 @@ func (o Options) normalize() (Options, error) {
 		}
 		o.FlashAttn = "off"
 	}
-	if o.policy.NeedsScores() && o.Scores == binding.ScoresOff {
+	if o.policy.Prompt.Kind != "" {
+		// the prompt rule cuts a prompt read whole, the observation window
+		// as one decode of its own
+		switch {
+		case o.Prefill == PrefillChunked:
+			return o, fmt.Errorf("prompt rule %s cuts a prompt read whole: it needs --prefill full", o.policy.Prompt)
+		case o.policy.Granularity == h2o.PerHead:
+			return o, fmt.Errorf("prompt rule %s ranks tokens: it needs granularity token", o.policy.Prompt)
+		case o.policy.Prompt.Window > o.Chunk:
+			return o, fmt.Errorf("prompt rule %s: the observation window exceeds the chunk of %d tokens", o.policy.Prompt, o.Chunk)
+		}
+		o.Prefill = PrefillFull
+	}
+	if (o.policy.NeedsScores() || o.policy.Prompt.Kind != "") && o.Scores == binding.ScoresOff {
 		// Summed scores need only one row in all, summed over layers and
 		// heads in the graph: the least data per token. The normalising
 		// aggregations need each head's row.

@@ -15,7 +15,8 @@ type sequence struct {
 	span
 	policy h2o.Resolved
 	state  seqState
-	ctxTrn int // trained context (to flag positions past it)
+	info   binding.ModelInfo // the model's shape (a new state is built from it)
+	ctxTrn int               // trained context (to flag positions past it)
 
 	pos []int32 // positions of the tokens last added (reused every step)
 
@@ -64,9 +65,9 @@ func newSequence(id int32, opts Options, info binding.ModelInfo, first, nCells i
 		}
 		st = hs
 	} else {
-		st = newTokenState(opts.policy, sp)
+		st = newTokenState(opts.policy, info, sp)
 	}
-	q := &sequence{span: sp, policy: opts.policy, state: st, ctxTrn: info.NCtxTrain}
+	q := &sequence{span: sp, policy: opts.policy, state: st, info: info, ctxTrn: info.NCtxTrain}
 	q.stats.CacheCells = nCells
 	return q, nil
 }

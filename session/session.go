@@ -108,8 +108,14 @@ func (s *Session) Feed(tokens []int32) error {
 	if full && s.seq.len()+len(tokens) > s.nCtx {
 		return s.seq.fullError(len(tokens))
 	}
-	for i := 0; i < len(tokens); i += chunk {
-		end := min(i+chunk, len(tokens))
+	// With a prompt rule the observation window is the last decode, alone.
+	window := min(s.opts.policy.Prompt.Window, len(tokens))
+	last := len(tokens) - window
+	for i, end := 0, 0; i < len(tokens); i = end {
+		end = min(i+chunk, len(tokens))
+		if i < last {
+			end = min(end, last)
+		}
 		if !full && s.seq.len()+end-i > s.nCtx {
 			// a smaller context than budget + chunk
 			if err := s.evict(s.nCtx - (end - i)); err != nil {
@@ -130,7 +136,12 @@ func (s *Session) Feed(tokens []int32) error {
 			return ErrInterrupted
 		}
 	}
-	if full {
+	switch {
+	case window > 0:
+		if err := s.cutPrompt(window); err != nil {
+			return err
+		}
+	case full:
 		if err := s.evict(-1); err != nil {
 			return err
 		}
@@ -153,6 +164,9 @@ func (s *Session) decode(tokens []int32, wantLogits bool) error {
 		return err
 	}
 	s.lastLogits = wantLogits
+	if s.opts.policy.NeedsKeys() {
+		return s.seq.attend(s.ctx, binding.Scores{})
+	}
 	if !s.opts.policy.NeedsScores() { // granularity head always does
 		return nil
 	}
@@ -164,6 +178,26 @@ func (s *Session) decode(tokens []int32, wantLogits bool) error {
 }
 
 var errNoScores = errors.New("attention scores unavailable: the context does not collect them")
+
+// cutPrompt cuts the cache to the budget by the prompt rule, from the
+// scores of the observation window's decode.
+func (s *Session) cutPrompt(window int) error {
+	sc, ok := s.ctx.Scores()
+	if !ok {
+		return errNoScores
+	}
+	ts, ok := s.seq.state.(*tokenState)
+	if !ok {
+		return errors.New("prompt rule: needs granularity token")
+	}
+	n, err := ts.cut(s.ctx, sc, window)
+	s.seq.stats.Evictions += int64(n)
+	if err != nil {
+		s.err = fmt.Errorf("prompt rule: %w (the session must be Reset)", err)
+		return s.err
+	}
+	return nil
+}
 
 // evict shrinks the cache to limit (-1: the budget).
 func (s *Session) evict(limit int) error {

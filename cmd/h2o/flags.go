@@ -81,7 +81,7 @@ func flagTable() []option {
 		{cmdModel, &cli.BoolFlag{Name: "verbose", Usage: "show llama.cpp's log"}},
 
 		// the eviction policy, with the recipe's names
-		{cmdPolicy, &cli.StringFlag{Name: "mode", Usage: "cache policy: full|h2o|window|sink (default: h2o with --enable_h2o_generation, else " + policyDefaultText + ")"}},
+		{cmdPolicy, &cli.StringFlag{Name: "mode", Usage: "cache policy: full|h2o|window|sink|tova|knorm|keydiff (default: h2o with --enable_h2o_generation, else " + policyDefaultText + ")"}},
 		{cmdPolicy, &cli.BoolFlag{Name: "enable_h2o_generation", Aliases: []string{"enable-h2o-generation", "h2o"}, Usage: "use H2O eviction (the recipe's flag; same as --mode h2o)"}},
 		{cmdGenerate | cmdServe | cmdChat | cmdServeBench, heavyFlag(h2o.HalfBudget, "")},
 		{cmdPPL, heavyFlag(0, "; default: --heavy-ratio")},
@@ -97,7 +97,9 @@ func flagTable() []option {
 		{cmdPPL, &cli.StringFlag{Name: "h2o-aggregate", Value: "sum", Usage: "per-token scores from layers/heads, comma-separated: sum | layer-mean | max"}},
 		{cmdGenerate | cmdAttn, &cli.StringFlag{Name: "granularity", Value: "token", Usage: "h2o kept sets: token (one for all layers and heads) | head (one per layer and KV head, the recipe's; see docs/DESIGN.md)"}},
 		{cmdPPL | cmdBench, &cli.StringFlag{Name: "granularity", Value: "token", Usage: "h2o granularities to compare, comma-separated: token | head (see docs/DESIGN.md)"}},
-		{cmdPolicy, &cli.StringFlag{Name: "prefill", Value: "chunked", Usage: "prompt reading with eviction: chunked (bounded memory) | full (exact recipe, needs the whole prompt in memory)"}},
+		{cmdPolicy, &cli.StringFlag{Name: "prefill", Value: "chunked", Usage: "prompt reading with eviction: chunked (bounded memory) | full (exact recipe, needs the whole prompt in memory; the default with --prefill-score)"}},
+		{cmdGenerate, &cli.StringFlag{Name: "prefill-score", Value: "none", Usage: "prompt rule: none (the policy cuts the prompt) | snapkv:W (the last W prompt tokens' attention, pooled, picks what else the cut keeps; full prefill)"}},
+		{cmdPPL, &cli.StringFlag{Name: "prefill-score", Value: "none", Usage: "prompt rules to compare, comma-separated: none | snapkv:W (with --prompt-tokens)"}},
 
 		// run and attn
 		{cmdRun | cmdAttn, &cli.StringFlag{Name: "prompt", Aliases: []string{"p"}, Value: defaultPrompt, Usage: "prompt text"}},
@@ -140,7 +142,8 @@ func flagTable() []option {
 		{cmdSummarize, &cli.BoolFlag{Name: "print-running", Usage: "print the recipe's running 'rouge-1: ..., rouge-2: ..., rouge-l: ...' line after every sample"}},
 
 		// ppl
-		{cmdPPL, &cli.StringFlag{Name: "policies", Value: "full,h2o,window,sink", Usage: "policies to evaluate (comma-separated: full, h2o, window, sink; default --mode's when given)"}},
+		{cmdPPL, &cli.StringFlag{Name: "policies", Value: "full,h2o,window,sink", Usage: "policies to evaluate (comma-separated: full, h2o, window, sink, tova, knorm, keydiff; default --mode's when given)"}},
+		{cmdPPL, &cli.IntFlag{Name: "prompt-tokens", Usage: "read the first `P` tokens of each document as a prompt (full prefill, then the prompt rule cuts the cache to B) and score the rest (0: token by token from the start)"}},
 		{cmdPPL, &cli.StringFlag{Name: "budgets", Value: "64,128,256,512,1024", Usage: "cache budgets B (comma-separated; N% = N percent of the longest evaluated document; default --num_window_length when given)"}},
 		{cmdPPL, &cli.StringFlag{Name: "heavy-ratio", Value: "0.5", Usage: "h2o heavy hitters as a share of the budget: H = ratio*B (comma-separated to compare; not used when --num_heavy_hitter_tokens, --recent-share or --recent give the split)"}},
 		{cmdPPL, &cli.BoolFlag{Name: "rolling-both", Usage: "evaluate each evicting policy with and without position rolling"}},
@@ -161,7 +164,7 @@ func flagTable() []option {
 		{cmdBench, &cli.StringFlag{Name: "n-gen", Aliases: []string{"n"}, Value: "128", Usage: "generation sizes (0 = none)"}},
 		{cmdBench, &cli.StringFlag{Name: "n-depth", Aliases: []string{"d"}, Value: "0", Usage: "context depths"}},
 		{cmdBench, &cli.IntFlag{Name: "repetitions", Aliases: []string{"r"}, Value: 5}},
-		{cmdBench, &cli.StringFlag{Name: "modes", Value: "full,h2o", Usage: "policies: full, h2o, window, sink"}},
+		{cmdBench, &cli.StringFlag{Name: "modes", Value: "full,h2o", Usage: "policies: full, h2o, window, sink, tova, knorm, keydiff"}},
 		{cmdBench, &cli.StringFlag{Name: "budgets", Value: "2048", Usage: "cache budgets B for evicting modes"}},
 		{cmdBench, &cli.Float64Flag{Name: "heavy-ratio", Value: 0.5, Usage: "h2o heavy hitters as a share of the budget: H = ratio*B, rounded"}},
 		{cmdBench, &cli.BoolFlag{Name: "rolling", Value: true, Usage: "position rolling for evicting modes"}},
@@ -323,14 +326,24 @@ func policyRequest(c *cli.Context, p h2o.Policy, rolling bool) (h2o.Config, erro
 	return req, nil
 }
 
-// withScoring adds the single-valued --h2o-score, --h2o-aggregate and --granularity.
+// withScoring adds the single-valued --h2o-score, --h2o-aggregate,
+// --granularity and --prefill-score; tova takes its own score rule and
+// aggregation unless they are given.
 func withScoring(c *cli.Context, req h2o.Config) (h2o.Config, error) {
 	var err error
-	if req.Score, err = h2o.ParseScoreRule(c.String("h2o-score")); err != nil {
+	if req.Prompt, err = h2o.ParsePromptRule(c.String("prefill-score")); err != nil {
 		return req, err
 	}
-	if req.Aggregate, err = h2o.ParseAggregate(c.String("h2o-aggregate")); err != nil {
-		return req, err
+	tova := req.Policy == h2o.TOVA
+	if !tova || c.IsSet("h2o-score") {
+		if req.Score, err = h2o.ParseScoreRule(c.String("h2o-score")); err != nil {
+			return req, err
+		}
+	}
+	if !tova || c.IsSet("h2o-aggregate") {
+		if req.Aggregate, err = h2o.ParseAggregate(c.String("h2o-aggregate")); err != nil {
+			return req, err
+		}
 	}
 	req.Granularity, err = h2o.ParseGranularity(c.String("granularity"))
 	return req, err
@@ -382,7 +395,10 @@ func sessionOptions(c *cli.Context, policy h2o.Config) (session.Options, error) 
 		KeyRotation: session.KeyRotation(c.String("k-rotation")),
 	}
 	var err error
-	o.Prefill, err = session.ParsePrefillMode(c.String("prefill"))
+	if c.IsSet("prefill") {
+		// unset: the session's default (full with a prompt rule)
+		o.Prefill, err = session.ParsePrefillMode(c.String("prefill"))
+	}
 	return o, err
 }
 

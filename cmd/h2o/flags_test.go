@@ -313,3 +313,31 @@ func TestStreamDefaults(t *testing.T) {
 		t.Fatalf("rolling turned off: %+v %v", cfg, err)
 	}
 }
+
+// The rules' flags: tova takes its own score rule and aggregation unless
+// they are given, the prompt rule is parsed, and ppl's prompt rules need a
+// prompt.
+func TestRuleFlags(t *testing.T) {
+	cfg, err := parsePolicy(t, "--mode", "tova", "--budget", "64")
+	if err != nil || cfg.Name() != h2o.TOVA || cfg.Score.Kind != "last" || cfg.Aggregate != h2o.AggLayerMean || cfg.Recent != 1 {
+		t.Fatalf("tova: %+v %v", cfg, err)
+	}
+	if _, err := parsePolicy(t, "--mode", "tova", "--budget", "64", "--h2o-score", "cum"); err == nil {
+		t.Fatal("tova with the cum score rule accepted")
+	}
+	cfg, err = parsePolicy(t, "--mode", "knorm", "--budget", "64", "--prefill-score", "snapkv:16")
+	if err != nil || cfg.Policy != h2o.Knorm || cfg.Prompt != (h2o.PromptRule{Kind: "snapkv", Window: 16}) {
+		t.Fatalf("knorm with snapkv: %+v %v", cfg, err)
+	}
+	sweep := func(args ...string) (h2o.Sweep, error) {
+		return parseWith(t, cmdPPL, func(c *cli.Context) (h2o.Sweep, error) {
+			return pplSweep(c, h2o.Config{}, []h2o.Policy{h2o.Full, h2o.Window})
+		}, args...)
+	}
+	if _, err := sweep("--prefill-score", "none,snapkv:8"); err == nil {
+		t.Fatal("ppl prompt rules without --prompt-tokens accepted")
+	}
+	if sw, err := sweep("--prefill-score", "none,snapkv:8", "--prompt-tokens", "64"); err != nil || len(sw.Prompts) != 2 {
+		t.Fatalf("ppl prompt rules: %+v %v", sw.Prompts, err)
+	}
+}

@@ -25,6 +25,8 @@ const defaultTextDir = "data/text/valid"
 const pplDescription = "Reads each document token by token as generation does: feed BOS and the first token, then for\n" +
 	"each next token take its negative log-likelihood from the logits and decode it, evicting per the\n" +
 	"policy. One session per (policy, budget), reset per document; the model is loaded once.\n" +
+	"With --prompt-tokens P the first P tokens are read as a prompt instead (whole, then cut to B by\n" +
+	"the policy or the --prefill-score rule) and the rest is scored token by token.\n" +
 	"KL(full || policy) and top-1 agreement come from a full cache run in lockstep, over the\n" +
 	"predictions within the model's trained context. Flash attention is off unless -fa is given,\n" +
 	"so that every policy uses the same attention code as h2o (which needs it off).\n" +
@@ -62,6 +64,14 @@ func pplAction(c *cli.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	prompt := c.Int("prompt-tokens")
+	if prompt < 0 {
+		return fmt.Errorf("--prompt-tokens %d: want a number of tokens", prompt)
+	}
+	if prompt > 0 && !c.IsSet("prefill") {
+		// the protocol: the prompt is attended whole, then cut
+		base.Prefill = session.PrefillFull
+	}
 	paths := append(c.Args().Slice(), c.StringSlice("input-path")...)
 	if len(paths) == 0 {
 		if d, ok := defaultTextPath(); ok {
@@ -87,7 +97,7 @@ func pplAction(c *cli.Context) (err error) {
 	defer m.Close()
 	base = withThreadDefault(c, m, base)
 	info := m.Info()
-	docs, skipped, err := eval.Tokenize(m, inputs, eval.TokenizeOptions{MaxTokens: c.Int("max-tokens"), MinTokens: c.Int("min-tokens"), MaxDocs: c.Int("docs")})
+	docs, skipped, err := eval.Tokenize(m, inputs, eval.TokenizeOptions{MaxTokens: c.Int("max-tokens"), MinTokens: c.Int("min-tokens"), MaxDocs: c.Int("docs"), PromptTokens: prompt})
 	if len(skipped) > 0 {
 		fmt.Fprintf(os.Stderr, "h2o: skipped %d document(s) too short to evaluate: %s\n", len(skipped), strings.Join(skipped, ", "))
 	}
@@ -238,6 +248,12 @@ func pplSweep(c *cli.Context, base h2o.Config, policies []h2o.Policy) (h2o.Sweep
 	}
 	if len(sw.Aggregates) == 0 || len(sw.Scores) == 0 || len(sw.Granularities) == 0 || (sw.HeavyRatios != nil && len(sw.HeavyRatios) == 0) {
 		return sw, fmt.Errorf("--h2o-aggregate, --h2o-score, --heavy-ratio and --granularity need at least one value")
+	}
+	if sw.Prompts, err = parseList(c.String("prefill-score"), h2o.ParsePromptRule); err != nil {
+		return sw, err
+	}
+	if c.Int("prompt-tokens") == 0 && slices.ContainsFunc(sw.Prompts, func(p h2o.PromptRule) bool { return p.Kind != "" }) {
+		return sw, errors.New("--prefill-score cuts a prompt: give its length with --prompt-tokens")
 	}
 	if c.Bool("rolling-both") {
 		sw.Rolling = []bool{false, true}

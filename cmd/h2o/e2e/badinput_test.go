@@ -91,14 +91,24 @@ func m(f *fixtures, args ...string) []string {
 
 var badCases = []badCase{
 	// crashes
-	{name: "bf16 K re-rotated in place", args: func(f *fixtures) []string { return m(f, "run", "-n", "300", "--budget", "32", "--k-rotation", "in-place", "-ctk", "bf16") }, want: "must be f32 or f16"},
+	{name: "bf16 K re-rotated in place", args: func(f *fixtures) []string {
+		return m(f, "run", "-n", "300", "--budget", "32", "--k-rotation", "in-place", "-ctk", "bf16")
+	}, want: "must be f32 or f16"},
 	{name: "bf16 K re-rotated in place, eval model", args: func(f *fixtures) []string {
 		return []string{"run", "-m", f.eval, "-n", "300", "--budget", "32", "--k-rotation", "in-place", "-ctk", "bf16"}
 	}, want: "must be f32 or f16"},
-	{name: "q8_0 K re-rotated in place", args: func(f *fixtures) []string { return m(f, "run", "-n", "300", "--budget", "32", "--k-rotation", "in-place", "-ctk", "q8_0") }, want: "must be f32 or f16"},
-	{name: "q4_0 K re-rotated in place", args: func(f *fixtures) []string { return m(f, "run", "-n", "300", "--budget", "32", "--k-rotation", "in-place", "-ctk", "q4_0") }, want: "must be f32 or f16"},
-	{name: "q4_1 K re-rotated in place", args: func(f *fixtures) []string { return m(f, "run", "-n", "300", "--budget", "32", "--k-rotation", "in-place", "-ctk", "q4_1") }, want: "must be f32 or f16"},
-	{name: "q5_0 K re-rotated in place", args: func(f *fixtures) []string { return m(f, "run", "-n", "300", "--budget", "32", "--k-rotation", "in-place", "-ctk", "q5_0") }, want: "must be f32 or f16"},
+	{name: "q8_0 K re-rotated in place", args: func(f *fixtures) []string {
+		return m(f, "run", "-n", "300", "--budget", "32", "--k-rotation", "in-place", "-ctk", "q8_0")
+	}, want: "must be f32 or f16"},
+	{name: "q4_0 K re-rotated in place", args: func(f *fixtures) []string {
+		return m(f, "run", "-n", "300", "--budget", "32", "--k-rotation", "in-place", "-ctk", "q4_0")
+	}, want: "must be f32 or f16"},
+	{name: "q4_1 K re-rotated in place", args: func(f *fixtures) []string {
+		return m(f, "run", "-n", "300", "--budget", "32", "--k-rotation", "in-place", "-ctk", "q4_1")
+	}, want: "must be f32 or f16"},
+	{name: "q5_0 K re-rotated in place", args: func(f *fixtures) []string {
+		return m(f, "run", "-n", "300", "--budget", "32", "--k-rotation", "in-place", "-ctk", "q5_0")
+	}, want: "must be f32 or f16"},
 	{name: "iq4_nl K re-rotated in place", args: func(f *fixtures) []string {
 		return m(f, "run", "-n", "300", "--budget", "32", "--k-rotation", "in-place", "-ctk", "iq4_nl")
 	}, want: "must be f32 or f16"},

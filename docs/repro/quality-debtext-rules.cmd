@@ -1,0 +1,6 @@
+# table: docs/QUALITY.md, "debtext-30m: the field's rules, streaming"
+# machine: CPU (the docs' numbers: 2-core x86-64, -t 1; about 6 minutes)
+bin/h2o ppl -m $SHARED/models/debtext-30m-q8_0.gguf -t 1 \
+  --docs 2 --min-tokens 1024 --max-tokens 1024 \
+  --policies full,window,sink,h2o,tova,knorm,keydiff --budgets 64,128,256,20%,512 \
+  --json-out $OUT/ppl-debtext-rules.json $SHARED/data/text/valid
