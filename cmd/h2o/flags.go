@@ -228,7 +228,7 @@ var flagRanges = map[string]valueRange{
 	"sample_num": nonNegative, "shots": nonNegative, "max-tokens": nonNegative, "top-logprobs": {0, 20, "from 0 to 20"},
 	"docs": nonNegative, "min-tokens": nonNegative, "chunk-size": nonNegative, "parallel": positive,
 	"repetitions": positive, "heavy-ratio": {0, 0.999999, "0 <= ratio < 1"},
-	"layers": nonNegative, "ctx": nonNegative,
+	"layers": nonNegative, "ctx": nonNegative, "prompt-tokens": nonNegative,
 	// serve and serve-bench
 	"port": {0, 65535, "a port from 0 (any free one) to 65535"}, "queue": nonNegative, "max-body": positive,
 	"requests": positive, "n-prompt": nonNegative, "n-gen": nonNegative,
