@@ -88,13 +88,7 @@ func TestRotateOnReadKeys(t *testing.T) {
 		if err := s.Feed([]int32{1, 2, 3}); err != nil {
 			t.Fatal(err)
 		}
-		sampler := NewSampler(Sampling{Temperature: 1, Seed: 7})
-		for s.Stats().Evictions < 10000 {
-			tok, _, _ := sampler.Sample(s.Logits())
-			if err := s.Step(tok); err != nil {
-				t.Fatal(err)
-			}
-		}
+		sampleUntilEvictions(t, s, 10000)
 		fresh := newSession(t, tc.m, Options{Policy: h2o.Config{Policy: h2o.Full}, NCtx: 256, TypeK: "f32", Threads: 1})
 		cells := make([]binding.Cell, s.Context().NCtx())
 		s.Context().Cells(cells)

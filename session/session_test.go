@@ -154,13 +154,7 @@ func TestRollingDrift(t *testing.T) {
 		s := newSession(t, m, Options{Policy: h2o.Config{Policy: h2o.H2O, Budget: 32, HeavyHitters: 16, Rolling: true}, TypeK: typ, KeyRotation: RotateInPlace})
 		toks, _ := m.Tokenize("Once upon a time", true, false)
 		s.Feed(toks)
-		sampler := NewSampler(Sampling{Temperature: 1, Seed: 7})
-		for s.Stats().Evictions < 10000 {
-			tok, _, _ := sampler.Sample(s.Logits())
-			if err := s.Step(tok); err != nil {
-				t.Fatal(err)
-			}
-		}
+		sampleUntilEvictions(t, s, 10000)
 		fresh := newSession(t, m, Options{Policy: h2o.Config{Policy: h2o.Full}, NCtx: 256, TypeK: "f32", Scores: binding.ScoresKVHead})
 		worst, oldest, offByOne := 0.0, int64(0), math.Inf(1)
 		cells := make([]binding.Cell, s.Context().NCtx())
@@ -203,6 +197,19 @@ func TestRollingDrift(t *testing.T) {
 		}
 		if offByOne <= tol[typ] {
 			t.Fatalf("%s: a key one position off differs by only %g: the tolerance %g cannot tell", typ, offByOne, tol[typ])
+		}
+	}
+}
+
+// sampleUntilEvictions samples tokens (temperature 1, a fixed seed) into s
+// until it has evicted n.
+func sampleUntilEvictions(t *testing.T, s *Session, n int64) {
+	t.Helper()
+	sampler := NewSampler(Sampling{Temperature: 1, Seed: 7})
+	for s.Stats().Evictions < n {
+		tok, _, _ := sampler.Sample(s.Logits())
+		if err := s.Step(tok); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
