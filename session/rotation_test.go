@@ -109,13 +109,7 @@ func TestRotateOnReadKeys(t *testing.T) {
 				t.Fatal(err)
 			}
 			e := s.Tracker().Entries()[s.Tracker().IndexOfPos(c.Pos)]
-			fresh.Context().ClearMemory()
-			b.Clear()
-			b.Add(e.Token, c.Pos, 0, false)
-			if err := fresh.Context().Decode(b); err != nil {
-				t.Fatal(err)
-			}
-			fresh.Context().KeyRow(0, 0, want)
+			freshKey(t, fresh, b, e.Token, c.Pos, want)
 			worst = math.Max(worst, relErr(rotate(stored, headDim, nRot, base, shift), want))
 			maxShift = max(maxShift, -shift)
 			checked++

@@ -173,21 +173,10 @@ func TestRollingDrift(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fresh.Context().ClearMemory()
-			b.Clear()
-			b.Add(e.Token, c.Pos, 0, false)
-			if err := fresh.Context().Decode(b); err != nil {
-				t.Fatal(err)
-			}
-			fresh.Context().KeyRow(0, 0, want)
+			freshKey(t, fresh, b, e.Token, c.Pos, want)
 			worst = math.Max(worst, relErr(got[:n], want[:n]))
 			// the same token's key one position further
-			b.Clear()
-			b.Add(e.Token, c.Pos+1, 0, false)
-			if err := fresh.Context().Decode(b); err != nil {
-				t.Fatal(err)
-			}
-			fresh.Context().KeyRow(0, 1, next)
+			freshKey(t, fresh, b, e.Token, c.Pos+1, next)
 			offByOne = math.Min(offByOne, relErr(next[:n], want[:n]))
 			oldest = max(oldest, s.Tracker().Seen()-e.Index)
 		}
@@ -198,6 +187,21 @@ func TestRollingDrift(t *testing.T) {
 		if offByOne <= tol[typ] {
 			t.Fatalf("%s: a key one position off differs by only %g: the tolerance %g cannot tell", typ, offByOne, tol[typ])
 		}
+	}
+}
+
+// freshKey decodes tok alone at pos in fresh, an empty full-cache session,
+// and reads its layer-0 key into out: the key at that position, computed once.
+func freshKey(t *testing.T, fresh *Session, b *binding.Batch, tok, pos int32, out []float32) {
+	t.Helper()
+	fresh.Context().ClearMemory()
+	b.Clear()
+	b.Add(tok, pos, 0, false)
+	if err := fresh.Context().Decode(b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fresh.Context().KeyRow(0, 0, out); err != nil {
+		t.Fatal(err)
 	}
 }
 
