@@ -41,9 +41,10 @@ type Options struct {
 	FlashAttn    string
 	TypeK, TypeV string // KV cache types; "" = f16, or f32 for K when rolling with keys rotated in place
 	// KeyRotation says how position rolling reaches the cached keys:
-	// on-read ("", the default) rotates each key by its cell's shift when
-	// attention reads it, so stored keys never change; in-place re-rotates
-	// the stored keys at every shift (llama.cpp's K-shift), as before.
+	// on-read rotates each key by its cell's shift when attention reads it,
+	// so stored keys never change; in-place re-rotates the stored keys at
+	// every shift (llama.cpp's K-shift). auto ("") is on-read with layers on
+	// a GPU and in-place on the CPU, unless the key type rotates on read only.
 	KeyRotation KeyRotation
 	// Scores selects how attention is reported; h2o needs it (default: one row
 	// summed over layers and heads for the sum aggregation, else KV heads).
@@ -54,20 +55,21 @@ type Options struct {
 
 	policy       h2o.Resolved // Policy resolved by normalize
 	gpu          bool         // the model has layers on a GPU (set by resolve)
-	rotateOnRead bool         // the context rotates keys on read (set by normalize)
+	rotateOnRead bool         // the context rotates keys on read (set by normalize, after gpu)
 }
 
 // KeyRotation says how position shifts reach the cached keys.
 type KeyRotation string
 
 const (
+	RotateAuto    KeyRotation = "auto"
 	RotateOnRead  KeyRotation = "on-read"
 	RotateInPlace KeyRotation = "in-place"
 )
 
-// ParseKeyRotation accepts on-read and in-place ("" = on-read).
+// ParseKeyRotation accepts auto, on-read and in-place ("" = auto).
 func ParseKeyRotation(s string) (KeyRotation, error) {
-	return enum.Parse("key rotation", s, RotateOnRead, RotateOnRead, RotateInPlace)
+	return enum.Parse("key rotation", s, RotateAuto, RotateAuto, RotateOnRead, RotateInPlace)
 }
 
 // Comparable are the options of runs whose results are compared across
@@ -93,11 +95,11 @@ func onGPU(model *binding.Model) bool { return model.GPULayers() != 0 && binding
 // layers on a GPU device): the context gets flash attention on, off, or
 // auto only where llama.cpp may choose (no scores, or scores on a GPU).
 func (o Options) resolve(gpu bool) (Options, error) {
+	o.gpu = gpu
 	o, err := o.normalize()
 	if err != nil {
 		return o, err
 	}
-	o.gpu = gpu
 	if o.FlashAttn == "" || o.FlashAttn == "auto" {
 		o.FlashAttn = "auto"
 		if o.Scores != binding.ScoresOff && !gpu {
@@ -163,7 +165,18 @@ func (o Options) normalize() (Options, error) {
 	// Per-token rolling shifts a sequence's cells at every eviction. Per
 	// head, each head re-rotates its own keys with its row moves.
 	rolls := o.policy.Rolling && o.policy.Evicts() && o.policy.Granularity == h2o.PerToken
-	o.rotateOnRead = rolls && o.KeyRotation == RotateOnRead
+	switch typeK := strings.ToLower(o.TypeK); o.KeyRotation {
+	case RotateOnRead:
+		o.rotateOnRead = rolls
+	case RotateInPlace:
+		o.rotateOnRead = false
+	default:
+		// With layers on a GPU the in-place K-shift, a pass over the whole
+		// cache at every eviction, costs more than rotating the keys read;
+		// on the CPU it costs less (docs/BENCHMARKS.md). Key types the
+		// K-shift cannot re-rotate rotate on read anywhere.
+		o.rotateOnRead = rolls && (o.gpu || (typeK != "" && typeK != "f32" && typeK != "f16"))
+	}
 	if o.TypeK == "" {
 		o.TypeK = "f16"
 		// Re-rotating surviving keys in place at every eviction accumulates

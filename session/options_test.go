@@ -26,7 +26,7 @@ func TestOptionsFlashAttn(t *testing.T) {
 	}{
 		{hh, "auto", "auto", "", ""},
 		{hh, "", "", "", ""},
-		{roll, "auto", "auto", "", ""}, // keys rotated on read: f16 by default
+		{roll, "auto", "off", "", ""}, // on the CPU keys are re-rotated in place: f32
 		{roll, "auto", "off", "", RotateInPlace},
 		{roll, "auto", "auto", "f16", RotateInPlace},
 		{roll, "on", "on", "", RotateInPlace},
@@ -79,8 +79,9 @@ func TestOptionsResolveFlashAttn(t *testing.T) {
 	}
 }
 
-// Keys rotated on read: per-token rolling only, f16 keys by default; the
-// old way on request.
+// Keys rotated on read: per-token rolling only, f16 keys by default; auto
+// rotates on read with layers on a GPU, and on the CPU only key types that
+// the in-place K-shift cannot re-rotate.
 func TestOptionsKeyRotation(t *testing.T) {
 	roll := h2o.Config{Policy: h2o.H2O, Budget: 64, HeavyHitters: 32, Rolling: true}
 	head := roll
@@ -88,21 +89,27 @@ func TestOptionsKeyRotation(t *testing.T) {
 	for _, tc := range []struct {
 		policy h2o.Config
 		rot    KeyRotation
-		onRead bool
+		gpu    bool
 		typeK  string
+		onRead bool
+		wantK  string
 	}{
-		{roll, "", true, "f16"},
-		{roll, RotateInPlace, false, "f32"},
-		{h2o.Config{Policy: h2o.H2O, Budget: 64, HeavyHitters: 32}, "", false, "f16"},
-		{head, "", false, "f32"},
-		{h2o.Config{Policy: h2o.Full}, "", false, "f16"},
+		{roll, "", false, "", false, "f32"},
+		{roll, "", true, "", true, "f16"},
+		{roll, "", false, "q8_0", true, "q8_0"},
+		{roll, "", false, "BF16", true, "bf16"},
+		{roll, RotateOnRead, false, "", true, "f16"},
+		{roll, RotateInPlace, true, "", false, "f32"},
+		{h2o.Config{Policy: h2o.H2O, Budget: 64, HeavyHitters: 32}, "", true, "", false, "f16"},
+		{head, "", true, "", false, "f32"},
+		{h2o.Config{Policy: h2o.Full}, "", true, "", false, "f16"},
 	} {
-		o, err := Options{Policy: tc.policy, KeyRotation: tc.rot}.normalize()
+		o, err := Options{Policy: tc.policy, KeyRotation: tc.rot, TypeK: tc.typeK, gpu: tc.gpu}.normalize()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if o.rotateOnRead != tc.onRead || o.TypeK != tc.typeK {
-			t.Errorf("%+v, rotation %q: on read %v, K %s; want %v, %s", tc.policy, tc.rot, o.rotateOnRead, o.TypeK, tc.onRead, tc.typeK)
+		if o.rotateOnRead != tc.onRead || o.TypeK != tc.wantK {
+			t.Errorf("%+v, rotation %q, gpu %v, -ctk %q: on read %v, K %s; want %v, %s", tc.policy, tc.rot, tc.gpu, tc.typeK, o.rotateOnRead, o.TypeK, tc.onRead, tc.wantK)
 		}
 	}
 	if _, err := (Options{Policy: roll, KeyRotation: "sideways"}).normalize(); err == nil {

@@ -81,7 +81,7 @@ func TestRotateOnReadKeys(t *testing.T) {
 		info := tc.m.Info()
 		headDim := info.NEmbd / info.NHead
 		base, nRot := ropeOf(t, tc.path, headDim)
-		s := newSession(t, tc.m, Options{Policy: h2o.Config{Policy: h2o.H2O, Budget: 32, HeavyHitters: 16, Rolling: true}, TypeK: tc.typeK, Threads: 1})
+		s := newSession(t, tc.m, Options{Policy: h2o.Config{Policy: h2o.H2O, Budget: 32, HeavyHitters: 16, Rolling: true}, TypeK: tc.typeK, KeyRotation: RotateOnRead, Threads: 1})
 		if !s.Context().RotateOnRead() {
 			t.Fatalf("%s: the session does not rotate keys on read", tc.typeK)
 		}
