@@ -165,17 +165,23 @@ func (o Options) normalize() (Options, error) {
 	// Per-token rolling shifts a sequence's cells at every eviction. Per
 	// head, each head re-rotates its own keys with its row moves.
 	rolls := o.policy.Rolling && o.policy.Evicts() && o.policy.Granularity == h2o.PerToken
-	switch typeK := strings.ToLower(o.TypeK); o.KeyRotation {
+	o.TypeK = strings.ToLower(o.TypeK)
+	shiftable := o.TypeK == "" || o.TypeK == "f32" || o.TypeK == "f16" // what the K-shift re-rotates
+	switch o.KeyRotation {
 	case RotateOnRead:
 		o.rotateOnRead = rolls
 	case RotateInPlace:
+		if rolls && !shiftable {
+			// llama.cpp's K-shift has no kernel for the others on every backend
+			return o, fmt.Errorf("-ctk %s with --k-rotation in-place: keys re-rotated in place must be f32 or f16 (--k-rotation on-read rotates keys of any type)", o.TypeK)
+		}
 		o.rotateOnRead = false
 	default:
 		// With layers on a GPU the in-place K-shift, a pass over the whole
 		// cache at every eviction, costs more than rotating the keys read;
 		// on the CPU it costs less (docs/BENCHMARKS.md). Key types the
 		// K-shift cannot re-rotate rotate on read anywhere.
-		o.rotateOnRead = rolls && (o.gpu || (typeK != "" && typeK != "f32" && typeK != "f16"))
+		o.rotateOnRead = rolls && (o.gpu || !shiftable)
 	}
 	if o.TypeK == "" {
 		o.TypeK = "f16"
@@ -184,11 +190,6 @@ func (o Options) normalize() (Options, error) {
 		if o.policy.Rolling && o.policy.Evicts() && !o.rotateOnRead {
 			o.TypeK = "f32"
 		}
-	}
-	o.TypeK = strings.ToLower(o.TypeK)
-	if rolls && !o.rotateOnRead && o.TypeK != "f32" && o.TypeK != "f16" {
-		// llama.cpp's K-shift has no kernel for the others on every backend
-		return o, fmt.Errorf("-ctk %s with --k-rotation in-place: keys re-rotated in place must be f32 or f16 (--k-rotation on-read rotates keys of any type)", o.TypeK)
 	}
 	if o.policy.NeedsScores() && o.TypeK == "f32" && (o.FlashAttn == "" || o.FlashAttn == "auto") {
 		// flash attention would convert the f32 keys to f16 at every decode,

@@ -150,8 +150,9 @@ func (ts *tokenState) apply(ctx *binding.Context, plan h2o.Plan) {
 	for _, sh := range plan.Shifts {
 		ctx.ShiftRange(ts.id, sh.P0, sh.P1, sh.Delta)
 	}
-	if len(plan.Shifts) > 0 && ts.policy.Policy == h2o.KeyDiff {
-		// rotated keys point elsewhere: their cosines to the mean change
+	if len(plan.Shifts) > 0 && ts.policy.Policy == h2o.KeyDiff && !ctx.RotateOnRead() {
+		// keys re-rotated in place point elsewhere: their cosines to the
+		// mean change (keys rotated on read stay as stored)
 		ts.rekey = true
 	}
 }
