@@ -39,6 +39,10 @@ type Result struct {
 	CacheCells int    // KV cells allocated
 	CacheUsed  int    // tokens in the cache at the end
 	VRAMBytes  uint64 // GPU memory in use at the end of the test (0 without a GPU)
+	// Decodes and GraphsReused count the timed decodes of the last
+	// repetition and those that reused the previous decode's graph (a
+	// rebuilt graph costs host time and, on CUDA, a new graph capture).
+	Decodes, GraphsReused int
 	Err        error  // e.g. the full cache ran out of cells
 }
 
@@ -107,6 +111,7 @@ func Run(m *binding.Model, opts session.Options, t Test, reps int, seed uint64) 
 			}
 		}
 		s.Context().Synchronize()
+		s.Context().ResetPerf()
 		var n int
 		start := time.Now()
 		if t.Gen > 0 {
@@ -124,6 +129,8 @@ func Run(m *binding.Model, opts session.Options, t Test, reps int, seed uint64) 
 		}
 		s.Context().Synchronize()
 		res.TPS = append(res.TPS, float64(n)/time.Since(start).Seconds())
+		p := s.Context().Perf()
+		res.Decodes, res.GraphsReused = p.EvalTokens+p.PromptTokens, p.GraphsReused
 	}
 	res.CacheUsed = s.CacheLen()
 	res.VRAMBytes = gpuUsed()

@@ -108,6 +108,9 @@ func benchAction(c *cli.Context) error {
 			opts.Policy = cfg
 			r := bench.Run(m, opts, t, c.Int("repetitions"), 42)
 			fmt.Fprintf(os.Stderr, "bench: %-22s %-14s %10.2f t/s %v\n", r.Mode, r.Test, r.Mean(), errText(r.Err))
+			if c.Bool("verbose") && r.Err == nil {
+				fmt.Fprintf(os.Stderr, "bench: %s %s: %d of %d timed decodes reused the previous graph\n", r.Mode, r.Test, r.GraphsReused, r.Decodes)
+			}
 			rows = append(rows, r)
 		}
 	}
