@@ -43,7 +43,7 @@ type Result struct {
 	// repetition and those that reused the previous decode's graph (a
 	// rebuilt graph costs host time and, on CUDA, a new graph capture).
 	Decodes, GraphsReused int
-	Err        error  // e.g. the full cache ran out of cells
+	Err                   error // e.g. the full cache ran out of cells
 }
 
 // Mean and Std of the tokens-per-second samples.

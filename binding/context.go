@@ -327,3 +327,7 @@ func CacheTypeBytes(s string, n int) (int64, error) {
 	}
 	return int64(C.ggml_row_size(t, C.int64_t(n))), nil
 }
+
+// MaxSequences is the most sequences one context holds (llama.cpp's
+// LLAMA_MAX_SEQ, raised by patch 0011).
+func MaxSequences() int { return int(C.llama_max_parallel_sequences()) }

@@ -92,6 +92,12 @@ h2o_rc h2o_head_moves(struct llama_context * ctx, int32_t n,
     return status_end(llama_kv_head_moves(ctx, n, layer, head, src, dst, delta, shift));
 }
 
+h2o_rc h2o_key_stats(struct llama_context * ctx, enum llama_kv_key_stat stat,
+        int32_t n, const int32_t * cells, float * out) {
+    status_begin();
+    return status_end(llama_kv_key_stats(ctx, stat, n, cells, out));
+}
+
 const char * h2o_load_backends(void) {
     static char dir[4096];
     Dl_info info;

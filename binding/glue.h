@@ -8,6 +8,7 @@
 #include "llama-attn-scores.h"
 #include "llama-kv-heads.h"
 #include "llama-kv-inspect.h"
+#include "llama-kv-key-stats.h"
 #include "llama-kv-rotation.h"
 #include "ggml-backend.h"
 
@@ -35,6 +36,8 @@ h2o_rc h2o_head_moves(struct llama_context * ctx, int32_t n,
         const int32_t * layer, const int32_t * head,
         const int32_t * src, const int32_t * dst, const int32_t * delta,
         const int32_t * shift);
+h2o_rc h2o_key_stats(struct llama_context * ctx, enum llama_kv_key_stat stat,
+        int32_t n, const int32_t * cells, float * out);
 
 // Load the runtime backends (CPU, CUDA, ...) that sit next to libggml.
 // Returns the directory searched.

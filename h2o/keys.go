@@ -30,6 +30,9 @@ func (t *Tracker) SetKeys(i int, k Keys) error {
 	if sh.nLayer < 1 || sh.nHead < 1 || sh.dim < 1 || len(k.Data) != sh.nLayer*sh.nHead*sh.dim {
 		return fmt.Errorf("h2o: %d key values for %d layers x %d heads x %d", len(k.Data), sh.nLayer, sh.nHead, sh.dim)
 	}
+	if t.keyStats {
+		return fmt.Errorf("h2o: keys for a tracker given key statistics")
+	}
 	if t.keys != (keyShape{}) && t.keys != sh {
 		return fmt.Errorf("h2o: keys of %d x %d x %d, the cache's are %d x %d x %d", sh.nLayer, sh.nHead, sh.dim, t.keys.nLayer, t.keys.nHead, t.keys.dim)
 	}
@@ -59,6 +62,30 @@ func (t *Tracker) SetKeys(i int, k Keys) error {
 			}
 		}
 	}
+	return nil
+}
+
+// SetKeyStat gives entry i the statistic its rule ranks by, computed where
+// the keys live (the cache's device) instead of from the keys themselves:
+// knorm's sum over layers and KV heads of the key's L2 norm, once per token;
+// keydiff's sum of the cosines between the key and the anchor over every
+// cached token, for every entry before each eviction (the anchor changes
+// with the cache). It stands for what SetKeys computes on the host, which
+// remains the specification; a tracker takes one or the other.
+func (t *Tracker) SetKeyStat(i int, stat float64) error {
+	if i < 0 || i >= len(t.entries) {
+		return fmt.Errorf("h2o: key statistic for entry %d of %d", i, len(t.entries))
+	}
+	if t.keys != (keyShape{}) {
+		return fmt.Errorf("h2o: a key statistic for a tracker given keys")
+	}
+	if !t.cfg.NeedsKeys() {
+		return fmt.Errorf("h2o: %s ranks by no key statistic", t.cfg.Name())
+	}
+	t.keyStats = true
+	e := &t.entries[i]
+	e.hasKey = true
+	e.Score = -stat // the largest norm, or the key most like the others, goes first
 	return nil
 }
 

@@ -15,7 +15,7 @@ type Entry struct {
 	sum    float64 // running sum (for the mean rule)
 	Age    int     // steps the token has been in the cache, counting the step it entered
 	Slot   int32   // KV cell holding the token (per-head eviction only; else unused)
-	hasKey bool    // SetKeys gave the token's keys (knorm, keydiff)
+	hasKey bool    // SetKeys gave the token's keys, or SetKeyStat its statistic (knorm, keydiff)
 }
 
 // Tracker mirrors the KV cache of one sequence: its tokens in position order,
@@ -34,6 +34,9 @@ type Tracker struct {
 	// unit[i] is entry i's normalised keys (keydiff), per layer and KV head;
 	// kept beside entries, and compacted with them, so that Entry stays a value
 	unit [][]float32
+	// keyStats: the rule's statistics come from SetKeyStat, computed where
+	// the keys live, not from keys given to SetKeys
+	keyStats bool
 }
 
 // NewTracker returns an empty tracker of the policy.
@@ -172,6 +175,7 @@ func (e *Entry) add(r ScoreRule, v float64) {
 func (t *Tracker) Reset() {
 	t.entries = t.entries[:0]
 	t.unit = t.unit[:0]
+	t.keys, t.keyStats = keyShape{}, false
 	t.next = 0
 	t.evicted = 0
 }
@@ -214,7 +218,7 @@ func (t *Tracker) Evict(limit int) Plan {
 // selectKeep marks the entries to keep: the policy's protected tokens (sinks,
 // recent window) and, for a ranking policy, the best-scoring others up to limit.
 func (t *Tracker) selectKeep(limit int) []bool {
-	if t.cfg.Policy == KeyDiff {
+	if t.cfg.Policy == KeyDiff && !t.keyStats {
 		t.keyDiffScores()
 	}
 	return t.keepTop(limit, t.cfg.Recent, t.cfg.Policy.ranks())

@@ -108,8 +108,8 @@ type slot struct {
 // NewBatcher creates a context for n sequences. Options.NCtx, when set, is
 // the number of cells of each sequence.
 func NewBatcher(model *binding.Model, opts Options, n int) (*Batcher, error) {
-	if n < 1 || n > 256 {
-		return nil, fmt.Errorf("parallel sequences: %d, want 1 to 256", n)
+	if n < 1 || n > binding.MaxSequences() {
+		return nil, fmt.Errorf("parallel sequences: %d, want 1 to %d", n, binding.MaxSequences())
 	}
 	opts, err := opts.resolve(onGPU(model))
 	if err != nil {
@@ -245,29 +245,34 @@ func (b *Batcher) Step(prefillOnly bool) ([]Done, error) {
 	used := 0
 	for _, s := range b.slots {
 		s.chunk, s.logitIdx, s.evict, s.finished = 0, -1, false, false
-		switch s.state {
-		case slotGenerate:
-			if prefillOnly {
-				continue
-			}
-			if !s.seq.policy.Evicts() && s.seq.len()+1 > b.cells {
-				s.err = s.seq.fullError(1)
-				done = append(done, b.finish(s))
-				continue
-			}
-			s.chunk, s.evict = 1, true
-			b.generating = append(b.generating, s)
-		case slotPrefill:
-			n := min(b.chunk, len(s.prompt))
-			if used+n > b.batch.Cap() {
-				continue // whole chunks only: the same chunks as Session.Feed
-			}
-			full := b.opts.Prefill == PrefillFull || !s.seq.policy.Evicts()
-			s.chunk, s.evict = n, !full || n == len(s.prompt)
-			b.prefilling = append(b.prefilling, s)
-		default:
+	}
+	// Generating sequences first: each needs one token of the batch, which
+	// holds one per sequence plus a chunk; prompt chunks take what is left.
+	for _, s := range b.slots {
+		if s.state != slotGenerate || prefillOnly {
 			continue
 		}
+		if !s.seq.policy.Evicts() && s.seq.len()+1 > b.cells {
+			s.err = s.seq.fullError(1)
+			done = append(done, b.finish(s))
+			continue
+		}
+		s.chunk, s.evict = 1, true
+		b.generating = append(b.generating, s)
+		used++
+		b.part = append(b.part, s)
+	}
+	for _, s := range b.slots {
+		if s.state != slotPrefill {
+			continue
+		}
+		n := min(b.chunk, len(s.prompt))
+		if used+n > b.batch.Cap() {
+			continue // whole chunks only: the same chunks as Session.Feed
+		}
+		full := b.opts.Prefill == PrefillFull || !s.seq.policy.Evicts()
+		s.chunk, s.evict = n, !full || n == len(s.prompt)
+		b.prefilling = append(b.prefilling, s)
 		used += s.chunk
 		b.part = append(b.part, s)
 	}

@@ -211,3 +211,44 @@ func TestBatcherContextFullIsPerSequence(t *testing.T) {
 		t.Fatalf("%d done", len(done))
 	}
 }
+
+// More sequences than llama.cpp's old limit of 256 in one context (patch
+// 0011 raised it): 264 sequences decode together, evicting, and each one's
+// greedy output equals the same request run alone.
+func TestBatcherPastOldSequenceLimit(t *testing.T) {
+	const n = 264
+	if binding.MaxSequences() < n {
+		t.Fatalf("llama.cpp holds %d sequences in a context, want at least %d", binding.MaxSequences(), n)
+	}
+	m := loadModel(t, testutil.Stories260K(t))
+	base := batchRequests(t, m)
+	var reqs []Request
+	for i := 0; i < n; i++ {
+		r := base[i%len(base)]
+		// a different prompt for each: cut at a length of its own
+		cut := max(2, len(r.Prompt)-i/len(base)%len(r.Prompt))
+		reqs = append(reqs, Request{ID: i, Prompt: r.Prompt[:cut], Gen: GenOptions{MaxTokens: 8}})
+	}
+	o := Options{Policy: h2o.Config{Policy: h2o.H2O, Budget: 16, HeavyHitters: 8, Rolling: true}, Chunk: 8, TypeK: "f32", TypeV: "f32", FlashAttn: "off"}
+	got := runBatcher(t, m, o, n, 0, reqs)
+	evicted := 0
+	for i, r := range reqs {
+		s := newSession(t, m, o)
+		if err := s.Feed(r.Prompt); err != nil {
+			t.Fatal(err)
+		}
+		want, err := s.Generate(r.Gen, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := got[i].Result; g.Text != want.Text || g.NTokens != want.NTokens {
+			t.Fatalf("request %d of %d:\nbatched %q (%d)\nalone   %q (%d)", i, n, g.Text, g.NTokens, want.Text, want.NTokens)
+		}
+		if got[i].Stats.Evictions > 0 {
+			evicted++
+		}
+	}
+	if evicted < n/2 {
+		t.Fatalf("%d of %d requests evicted: the test does not exercise isolation", evicted, n)
+	}
+}

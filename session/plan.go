@@ -22,11 +22,18 @@ type ParallelPlan struct {
 	Free        int64 // memory free for the caches (after the weights are loaded)
 	Reserve     int64 // kept back for llama.cpp's compute buffers
 	Where       string
+	// Capped: more would fit in memory than llama.cpp's limit of sequences
+	// in one context (binding.MaxSequences), which bounds Sequences instead.
+	Capped bool
 }
 
 func (p ParallelPlan) String() string {
-	return fmt.Sprintf("%d sequences fit: %s free %.2f GiB - reserve %.2f GiB, %d cells x %.1f MiB per sequence",
+	s := fmt.Sprintf("%d sequences fit: %s free %.2f GiB - reserve %.2f GiB, %d cells x %.1f MiB per sequence",
 		p.Sequences, p.Where, gib(p.Free), gib(p.Reserve), p.CellsPerSeq, float64(p.BytesPerSeq)/(1<<20))
+	if p.Capped {
+		s += fmt.Sprintf("; bounded by llama.cpp's limit of %d sequences, not memory", binding.MaxSequences())
+	}
+	return s
 }
 
 func gib(b int64) float64 { return float64(b) / (1 << 30) }
@@ -61,7 +68,9 @@ func PlanParallel(info binding.ModelInfo, opts Options, onGPU bool) (ParallelPla
 	if p.Free > p.Reserve {
 		p.Sequences = int((p.Free - p.Reserve) / p.BytesPerSeq)
 	}
-	p.Sequences = min(p.Sequences, 256)
+	if p.Sequences > binding.MaxSequences() {
+		p.Sequences, p.Capped = binding.MaxSequences(), true
+	}
 	if p.Sequences < 1 {
 		return p, fmt.Errorf("not even one sequence fits: %s", p)
 	}

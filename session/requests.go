@@ -85,5 +85,5 @@ func (q *sequence) setPolicy(p h2o.Resolved) {
 		return
 	}
 	q.policy = p
-	q.state = newTokenState(p, q.info, q.span)
+	q.state = newTokenState(p, q.span)
 }

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -95,6 +96,107 @@ func TestRulesEvict(t *testing.T) {
 	}
 	if _, err := New(m, Options{Policy: h2o.Config{Policy: h2o.H2O, Budget: 16, Prompt: h2o.PromptRule{Kind: "snapkv", Window: 4}}, Prefill: PrefillChunked}); err == nil {
 		t.Fatal("snapkv with chunked prefill accepted")
+	}
+}
+
+// The key rules' statistics, reduced where the cache lives (CPU, and CUDA on
+// a GPU machine), equal the Go policy's own computation from the same
+// cache's keys read back one row at a time (rotated on the host by each
+// cell's shift when keys are rotated on read), and both choose the same
+// victim: after evictions and rolling, keys in place and rotated on read.
+func TestKeyStatsEqualHostKeys(t *testing.T) {
+	path := testutil.Stories260K(t)
+	backends := []int{0}
+	if binding.HasGPU() {
+		backends = append(backends, -1)
+	}
+	prompt := make([]int32, 60)
+	for i := range prompt {
+		prompt[i] = int32(3 + (i*37)%400)
+	}
+	for _, ngl := range backends {
+		m, err := binding.LoadModel(path, binding.ModelParams{GPULayers: ngl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		info := m.Info()
+		hd := info.NEmbd / info.NHead
+		row := info.NHeadKV * hd
+		base, nRot := ropeOf(t, path, hd)
+		for _, p := range []h2o.Policy{h2o.Knorm, h2o.KeyDiff} {
+			for _, rot := range []KeyRotation{"", RotateInPlace, RotateOnRead} {
+				cfg := h2o.Config{Policy: p, Budget: 24, Rolling: rot != ""}
+				name := fmt.Sprintf("ngl %d %s rolling %q", ngl, p, rot)
+				s := newSession(t, m, Options{Policy: cfg, Chunk: 8, KeyRotation: rot})
+				if err := s.Feed(prompt); err != nil {
+					t.Fatal(err)
+				}
+				for i := 0; i < 20; i++ {
+					if err := s.Step(int32(5 + i)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				// the cache now holds 24 tokens after 56 evictions; both
+				// trackers below choose the next victim among them
+				ctx := s.Context()
+				ts := s.seq.state.(*tokenState)
+				ts.readCells(ctx, ts.nCells)
+				var cells []int32
+				for j, e := range ts.cellEntry {
+					if e >= 0 {
+						cells = append(cells, int32(ts.first+j))
+					}
+				}
+				if len(cells) != cfg.Budget {
+					t.Fatalf("%s: %d cached tokens, want %d", name, len(cells), cfg.Budget)
+				}
+				host := h2o.NewTracker(s.Options().Resolved())
+				dev := h2o.NewTracker(s.Options().Resolved())
+				for range cells {
+					host.Append([]int32{0}, nil)
+					dev.Append([]int32{0}, nil)
+				}
+				stat := binding.KeyNorm
+				if p == h2o.KeyDiff {
+					stat = binding.KeyCosine
+				}
+				got := make([]float32, len(cells))
+				if err := ctx.KeyStats(stat, cells, got); err != nil {
+					t.Fatal(err)
+				}
+				keys := make([]float32, info.NLayer*row)
+				for k, c := range cells {
+					shift := 0
+					if ctx.RotateOnRead() {
+						if shift, err = ctx.CellShift(int(c)); err != nil {
+							t.Fatal(err)
+						}
+					}
+					for l := 0; l < info.NLayer; l++ {
+						if _, err := ctx.KeyRow(l, int(c), keys[l*row:(l+1)*row]); err != nil {
+							t.Fatal(err)
+						}
+						copy(keys[l*row:(l+1)*row], rotate(keys[l*row:(l+1)*row], hd, nRot, base, shift))
+					}
+					if err := host.SetKeys(k, h2o.Keys{NLayer: info.NLayer, NHead: info.NHeadKV, Dim: hd, Data: keys}); err != nil {
+						t.Fatal(err)
+					}
+					if err := dev.SetKeyStat(k, float64(got[k])); err != nil {
+						t.Fatal(err)
+					}
+				}
+				hp, dp := host.Evict(len(cells)-1), dev.Evict(len(cells)-1)
+				if len(hp.Evicted) != 1 || len(dp.Evicted) != 1 || hp.Evicted[0].Index != dp.Evicted[0].Index {
+					t.Errorf("%s: the device's statistics evict %v, the host's keys %v", name, dp.Evicted, hp.Evicted)
+				}
+				for k, e := range host.Entries() {
+					if d := dev.Entries()[k].Score; math.Abs(d-e.Score) > 1e-4*math.Max(1, math.Abs(e.Score)) {
+						t.Fatalf("%s: token %d scored %g from the device's statistics, %g from the host's keys", name, e.Index, d, e.Score)
+					}
+				}
+			}
+		}
 	}
 }
 

@@ -65,7 +65,7 @@ func newSequence(id int32, opts Options, info binding.ModelInfo, first, nCells i
 		}
 		st = hs
 	} else {
-		st = newTokenState(opts.policy, info, sp)
+		st = newTokenState(opts.policy, sp)
 	}
 	q := &sequence{span: sp, policy: opts.policy, state: st, info: info, ctxTrn: info.NCtxTrain}
 	q.stats.CacheCells = nCells

@@ -15,9 +15,6 @@ type tokenState struct {
 	span
 	t      *h2o.Tracker
 	policy h2o.Resolved
-	nLayer int // layers and KV heads of the model (the keys' shape)
-	nHead  int
-	rekey  bool // rolling moved keys since they were read (keydiff)
 
 	// scratch reused every step (no allocation in the decode loop)
 	cellPos   []int32 // position and sequence of each cell (readCells)
@@ -25,17 +22,15 @@ type tokenState struct {
 	cellEntry []int
 	step      []float64
 	rank      []float64
-	keys      []float32
+	// key statistics (knorm, keydiff): the cells asked for, their entries, the values
+	statCells   []int32
+	statEntries []int
+	stats       []float32
 }
 
-func newTokenState(policy h2o.Resolved, info binding.ModelInfo, sp span) *tokenState {
+func newTokenState(policy h2o.Resolved, sp span) *tokenState {
 	t := h2o.NewTracker(policy)
-	ts := &tokenState{span: sp, t: t, policy: policy, nLayer: info.NLayer, nHead: info.NHeadKV}
-	if policy.NeedsKeys() {
-		// a cell's keys: every layer's row of all KV heads
-		ts.keys = make([]float32, info.NLayer*info.NHeadKV*(info.NEmbd/info.NHead))
-	}
-	return ts
+	return &tokenState{span: sp, t: t, policy: policy}
 }
 
 func (ts *tokenState) tokens() *h2o.Tracker { return ts.t }
@@ -44,19 +39,19 @@ func (ts *tokenState) append(tokens, pos []int32) []int32 { return ts.t.Append(t
 
 func (ts *tokenState) reset() {
 	ts.t.Reset()
-	ts.rekey = false
 }
 
 // attend adds the step's attention to this sequence's cells to the policy
-// as one step; a policy ranking by keys reads the keys of the new tokens
-// instead (of every token when rolling has moved them).
+// as one step; a policy ranking by keys takes their statistics instead,
+// reduced where the cache lives: knorm the norms of the new tokens' keys,
+// keydiff nothing yet (its cosines to the anchor of the whole cache are
+// taken before each eviction, see evict).
 func (ts *tokenState) attend(ctx *binding.Context, sc binding.Scores, pos []int32) error {
 	if ts.policy.NeedsKeys() {
-		from := ts.t.Len() - len(pos)
-		if ts.rekey {
-			from, ts.rekey = 0, false
+		if ts.policy.Policy == h2o.Knorm {
+			return ts.keyStats(ctx, binding.KeyNorm, ts.t.Len()-len(pos))
 		}
-		return ts.readKeys(ctx, from)
+		return nil
 	}
 	ts.step = ts.stepScores(ctx, sc)
 	return ts.t.AddStep(ts.step)
@@ -70,31 +65,29 @@ func (ts *tokenState) stepScores(ctx *binding.Context, sc binding.Scores) []floa
 	return h2o.StepScores(att, ts.cellEntry, ts.t.Len(), ts.policy.Aggregate, ts.step)
 }
 
-// readKeys gives the tracker the keys of entries from on, read back from
-// their cells layer by layer.
-func (ts *tokenState) readKeys(ctx *binding.Context, from int) error {
+// keyStats gives the tracker stat of the keys of entries from on, computed
+// on the backend holding the cache (one float per token comes back). The
+// cosines' anchor is over the cells asked for: keydiff asks for all.
+func (ts *tokenState) keyStats(ctx *binding.Context, stat binding.KeyStat, from int) error {
 	ts.readCells(ctx, ts.nCells)
-	row := len(ts.keys) / ts.nLayer
+	ts.statCells, ts.statEntries = ts.statCells[:0], ts.statEntries[:0]
 	for j, e := range ts.cellEntry {
-		if e < from {
-			continue
-		}
-		for l := 0; l < ts.nLayer; l++ {
-			n, err := ctx.KeyRow(l, ts.first+j, ts.keys[l*row:(l+1)*row])
-			if err != nil {
-				return err
-			}
-			if n != row {
-				return fmt.Errorf("%s: a key row of %d values, want %d", ts.policy.Name(), n, row)
-			}
-		}
-		k := h2o.Keys{NLayer: ts.nLayer, NHead: ts.nHead, Dim: row / ts.nHead, Data: ts.keys}
-		if err := ts.t.SetKeys(e, k); err != nil {
-			return err
+		if e >= from {
+			ts.statCells = append(ts.statCells, int32(ts.first+j))
+			ts.statEntries = append(ts.statEntries, e)
 		}
 	}
-	if n := ts.t.MissingKeys(); n > 0 {
-		return fmt.Errorf("%s: %d cached tokens have no keys", ts.policy.Name(), n)
+	if want := ts.t.Len() - from; len(ts.statCells) != want {
+		return fmt.Errorf("%s: %d of %d cached tokens found in their cells", ts.policy.Name(), len(ts.statCells), want)
+	}
+	ts.stats = slices.Grow(ts.stats[:0], len(ts.statCells))[:len(ts.statCells)]
+	if err := ctx.KeyStats(stat, ts.statCells, ts.stats); err != nil {
+		return err
+	}
+	for k, e := range ts.statEntries {
+		if err := ts.t.SetKeyStat(e, float64(ts.stats[k])); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -137,6 +130,14 @@ func (ts *tokenState) readCells(ctx *binding.Context, nkv int) {
 // shifts the kept ones (the sequence's own stream only: a Batcher's
 // sequences evict concurrently).
 func (ts *tokenState) evict(ctx *binding.Context, limit int) (int, error) {
+	if limit < 0 {
+		limit = ts.policy.Budget
+	}
+	if ts.policy.Policy == h2o.KeyDiff && ts.t.Len() > limit {
+		if err := ts.keyStats(ctx, binding.KeyCosine, 0); err != nil {
+			return 0, err
+		}
+	}
 	plan := ts.t.Evict(limit)
 	ts.apply(ctx, plan)
 	return len(plan.Evicted), nil
@@ -149,10 +150,5 @@ func (ts *tokenState) apply(ctx *binding.Context, plan h2o.Plan) {
 	}
 	for _, sh := range plan.Shifts {
 		ctx.ShiftRange(ts.id, sh.P0, sh.P1, sh.Delta)
-	}
-	if len(plan.Shifts) > 0 && ts.policy.Policy == h2o.KeyDiff && !ctx.RotateOnRead() {
-		// keys re-rotated in place point elsewhere: their cosines to the
-		// mean change (keys rotated on read stay as stored)
-		ts.rekey = true
 	}
 }
