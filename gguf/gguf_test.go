@@ -506,7 +506,7 @@ func TestPresetSizes(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		params int64
-	}{{"llama2-7b", 6738415616}, {"llama3-8b", 8030261248}} {
+	}{{"llama2-7b", 6738415616}, {"llama2-13b", 13015864320}, {"llama2-70b", 68976648192}, {"llama3-8b", 8030261248}} {
 		s, err := Preset(c.name)
 		if err != nil {
 			t.Fatal(err)

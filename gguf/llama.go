@@ -18,15 +18,18 @@ type LlamaShape struct {
 }
 
 var presets = map[string]LlamaShape{
-	"tiny":      {NLayer: 2, NEmbd: 64, NHead: 4, NHeadKV: 2, NFF: 128, NVocab: 512, NCtx: 512},
-	"llama2-7b": {NLayer: 32, NEmbd: 4096, NHead: 32, NHeadKV: 32, NFF: 11008, NVocab: 32000, NCtx: 4096},
-	"llama3-8b": {NLayer: 32, NEmbd: 4096, NHead: 32, NHeadKV: 8, NFF: 14336, NVocab: 128256, NCtx: 8192, RopeFreqBase: 500000},
+	"tiny":       {NLayer: 2, NEmbd: 64, NHead: 4, NHeadKV: 2, NFF: 128, NVocab: 512, NCtx: 512},
+	"llama2-7b":  {NLayer: 32, NEmbd: 4096, NHead: 32, NHeadKV: 32, NFF: 11008, NVocab: 32000, NCtx: 4096},
+	"llama3-8b":  {NLayer: 32, NEmbd: 4096, NHead: 32, NHeadKV: 8, NFF: 14336, NVocab: 128256, NCtx: 8192, RopeFreqBase: 500000},
+	"llama2-13b": {NLayer: 40, NEmbd: 5120, NHead: 40, NHeadKV: 40, NFF: 13824, NVocab: 32000, NCtx: 4096},
+	"llama2-70b": {NLayer: 80, NEmbd: 8192, NHead: 64, NHeadKV: 8, NFF: 28672, NVocab: 32000, NCtx: 4096},
 }
 
 // Preset returns a named shape: "tiny" (2 layers, n_embd 64, 4 heads, 2 KV
-// heads, n_ff 128, vocab 512, ctx 512), "llama2-7b" or "llama3-8b" (the real
-// models' shapes; llama3-8b has rope freq_base 500000, but a SentencePiece
-// vocabulary of 128256 synthetic tokens instead of the real BPE one).
+// heads, n_ff 128, vocab 512, ctx 512), "llama2-7b", "llama2-13b",
+// "llama2-70b" (8 KV heads) or "llama3-8b" (the real models' shapes;
+// llama3-8b has rope freq_base 500000, but a SentencePiece vocabulary of
+// 128256 synthetic tokens instead of the real BPE one).
 func Preset(name string) (LlamaShape, error) {
 	s, ok := presets[name]
 	if !ok {
