@@ -35,6 +35,21 @@ func batchRequests(t *testing.T, m *binding.Model) []Request {
 	return reqs
 }
 
+// generateAlone runs request r alone on a Session with options o: what a
+// batched run of it must equal.
+func generateAlone(t *testing.T, m *binding.Model, o Options, r Request) Result {
+	t.Helper()
+	s := newSession(t, m, o)
+	if err := s.Feed(r.Prompt); err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.Generate(r.Gen, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
 func runBatcher(t *testing.T, m *binding.Model, o Options, n, maxStreams int, reqs []Request) []Done {
 	t.Helper()
 	o.Threads = 1
@@ -94,14 +109,7 @@ func TestBatcherEqualsSequential(t *testing.T) {
 		got := runBatcher(t, m, o, 4, tc.groups, reqs)
 		evicted := false
 		for i, r := range reqs {
-			s := newSession(t, m, o)
-			if err := s.Feed(r.Prompt); err != nil {
-				t.Fatal(err)
-			}
-			want, err := s.Generate(r.Gen, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			want := generateAlone(t, m, o, r)
 			g := got[i].Result
 			if g.Text != want.Text || g.NTokens != want.NTokens || g.Finish != want.Finish {
 				t.Fatalf("%+v request %d:\nbatched    %q (%d, %s)\nsequential %q (%d, %s)", tc, i, g.Text, g.NTokens, g.Finish, want.Text, want.NTokens, want.Finish)
@@ -233,14 +241,7 @@ func TestBatcherPastOldSequenceLimit(t *testing.T) {
 	got := runBatcher(t, m, o, n, 0, reqs)
 	evicted := 0
 	for i, r := range reqs {
-		s := newSession(t, m, o)
-		if err := s.Feed(r.Prompt); err != nil {
-			t.Fatal(err)
-		}
-		want, err := s.Generate(r.Gen, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		want := generateAlone(t, m, o, r)
 		if g := got[i].Result; g.Text != want.Text || g.NTokens != want.NTokens {
 			t.Fatalf("request %d of %d:\nbatched %q (%d)\nalone   %q (%d)", i, n, g.Text, g.NTokens, want.Text, want.NTokens)
 		}

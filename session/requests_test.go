@@ -27,14 +27,7 @@ func TestBatcherRequestPolicyAndPieces(t *testing.T) {
 		if own[i] != nil {
 			o.Policy = *own[i]
 		}
-		s := newSession(t, m, o)
-		if err := s.Feed(r.Prompt); err != nil {
-			t.Fatal(err)
-		}
-		want, err := s.Generate(r.Gen, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		want := generateAlone(t, m, o, r)
 		if g := got[i].Result; g.Text != want.Text || g.Finish != want.Finish {
 			t.Fatalf("request %d (%+v):\nbatched %q (%s)\nalone   %q (%s)", i, own[i], g.Text, g.Finish, want.Text, want.Finish)
 		}
