@@ -287,6 +287,27 @@ func (c *Context) OutputLogits() []float32 {
 	return unsafe.Slice((*float32)(unsafe.Pointer(p)), c.nOut*c.nVocab)
 }
 
+// SetOutputArgmax makes the following decodes compute each output's
+// largest logit's index on the backend and copy back only those
+// (OutputArgmax) instead of the logits (patch 0012): for greedy decoding.
+// Switching rebuilds the next decode's graph.
+func (c *Context) SetOutputArgmax(on bool) { C.llama_set_output_argmax(c.c, C.bool(on)) }
+
+// OutputArgmax is the index of the largest logit of each output of the last
+// decode, in the order of OutputLogits' rows (ties: the lowest index), or
+// nil when that decode ran without SetOutputArgmax(true). The slice is
+// valid until the next decode.
+func (c *Context) OutputArgmax() []int32 {
+	if c.nOut == 0 {
+		return nil
+	}
+	p := C.llama_get_argmax(c.c)
+	if p == nil {
+		return nil
+	}
+	return unsafe.Slice((*int32)(unsafe.Pointer(p)), c.nOut)
+}
+
 // Synchronize waits for queued backend work.
 func (c *Context) Synchronize() { C.llama_synchronize(c.c) }
 

@@ -9,6 +9,7 @@
 #include "llama-kv-heads.h"
 #include "llama-kv-inspect.h"
 #include "llama-kv-key-stats.h"
+#include "llama-output-argmax.h"
 #include "llama-kv-rotation.h"
 #include "ggml-backend.h"
 

@@ -58,6 +58,12 @@ type Batcher struct {
 	prefilling, generating []*slot // scratch of a step
 	part                   []*slot // the sequences in this step, in id order
 	maxStreams             int     // sequences per decode call
+	// deviceArgmax: a decode whose outputs are all greedy without
+	// log-probabilities copies back only each output's largest logit's index
+	// (computed on the backend), not the logits; on a GPU, where the copy
+	// and the host's scan of every vocabulary are a step's cost
+	deviceArgmax bool
+	argmax       bool // the last decode ran with it
 	logits                 [][]float32
 	stats                  BatchStats
 }
@@ -147,7 +153,7 @@ func NewBatcher(model *binding.Model, opts Options, n int) (*Batcher, error) {
 		return nil, fmt.Errorf("context has %d KV streams for %d sequences", lay.NStream, n)
 	}
 	b := &Batcher{opts: opts, model: model, ctx: ctx, batch: binding.NewBatch(nb), chunk: chunk, cells: lay.StreamSize, nVocab: info.NVocab,
-		workers: min(n, runtime.GOMAXPROCS(0)), maxStreams: n}
+		workers: min(n, runtime.GOMAXPROCS(0)), maxStreams: n, deviceArgmax: opts.gpu}
 	if !ctx.FlashAttn() {
 		// Without flash attention the attention is a matrix product batched
 		// over heads x sequences, which CUDA takes only up to 1024 (more runs
@@ -339,6 +345,13 @@ func (b *Batcher) decodeGroup(group []*slot) error {
 	}
 	t1 := time.Now()
 	b.stats.BatchTime += t1.Sub(t0)
+	b.argmax = b.deviceArgmax && outputs > 0
+	for _, s := range group {
+		if s.logitIdx >= 0 && !s.gen.greedyID() {
+			b.argmax = false
+		}
+	}
+	b.ctx.SetOutputArgmax(b.argmax)
 	if err := b.ctx.Decode(b.batch); err != nil {
 		if errors.Is(err, binding.ErrKVFull) {
 			err = fmt.Errorf("%w: a sequence's KV stream of %d cells is full", ErrContextFull, b.cells)
@@ -368,11 +381,18 @@ func (b *Batcher) afterDecode(group []*slot) error {
 	}
 	logits := b.logits[:len(group)]
 	t0 := time.Now()
-	all, nv := b.ctx.OutputLogits(), b.nVocab
-	for i, s := range group {
-		logits[i] = nil
-		if s.logitIdx >= 0 {
-			logits[i] = all[s.logitIdx*nv : (s.logitIdx+1)*nv]
+	var ids []int32
+	if b.argmax {
+		if ids = b.ctx.OutputArgmax(); ids == nil {
+			return errors.New("the decode computed no greedy token ids")
+		}
+	} else {
+		all, nv := b.ctx.OutputLogits(), b.nVocab
+		for i, s := range group {
+			logits[i] = nil
+			if s.logitIdx >= 0 {
+				logits[i] = all[s.logitIdx*nv : (s.logitIdx+1)*nv]
+			}
 		}
 	}
 	t1 := time.Now()
@@ -399,10 +419,16 @@ func (b *Batcher) afterDecode(group []*slot) error {
 				return
 			}
 		}
-		if logits[i] == nil {
+		var tok int32
+		var more bool
+		switch {
+		case ids != nil && s.logitIdx >= 0:
+			tok, more = s.gen.nextID(ids[s.logitIdx], s.onPiece)
+		case ids == nil && logits[i] != nil:
+			tok, more = s.gen.next(logits[i], s.onPiece)
+		default:
 			return
 		}
-		tok, more := s.gen.next(logits[i], s.onPiece)
 		if s.gen.err != nil {
 			fail(s.gen.err)
 			return

@@ -253,3 +253,57 @@ func TestBatcherPastOldSequenceLimit(t *testing.T) {
 		t.Fatalf("%d of %d requests evicted: the test does not exercise isolation", evicted, n)
 	}
 }
+
+// Greedy text-only requests take their tokens from the ids computed next to
+// the logits (the GPU default, forced here on the CPU): the same outputs as
+// sampling from the logits on the host, and a request with log-probabilities
+// in the same batch turns it off for its decodes.
+func TestBatcherDeviceArgmax(t *testing.T) {
+	m := loadModel(t, testutil.Stories260K(t))
+	var reqs []Request
+	for i, r := range batchRequests(t, m) {
+		r.Gen.TextOnly = i != 2 // request 2 reads its log-probabilities
+		reqs = append(reqs, r)
+	}
+	o := Options{Policy: h2o.Config{Policy: h2o.H2O, Budget: 48, HeavyHitters: 24}, Chunk: 32, FlashAttn: "off", Threads: 1}
+	run := func(argmax bool) ([]Done, int) {
+		b, err := NewBatcher(m, o, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		b.deviceArgmax = argmax
+		out := make([]Done, len(reqs))
+		i, steps := 0, 0
+		err = b.Run(func() (Request, bool) {
+			if i == len(reqs) {
+				return Request{}, false
+			}
+			i++
+			return reqs[i-1], true
+		}, func(d Done) error {
+			out[d.ID] = d
+			if b.argmax {
+				steps++
+			}
+			return d.Err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out, steps
+	}
+	want, _ := run(false)
+	got, withIDs := run(true)
+	for i := range reqs {
+		if got[i].Result.Text != want[i].Result.Text || got[i].Result.NTokens != want[i].Result.NTokens {
+			t.Fatalf("request %d:\nids    %q (%d)\nlogits %q (%d)", i, got[i].Result.Text, got[i].Result.NTokens, want[i].Result.Text, want[i].Result.NTokens)
+		}
+	}
+	if withIDs == 0 {
+		t.Fatal("no decode took greedy ids: the test compares nothing")
+	}
+	if len(got[2].Result.Logprobs) != got[2].Result.NTokens {
+		t.Fatalf("request 2: %d log-probabilities for %d tokens", len(got[2].Result.Logprobs), got[2].Result.NTokens)
+	}
+}

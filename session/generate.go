@@ -2,6 +2,7 @@ package session
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"time"
 
@@ -104,6 +105,26 @@ func (g *generation) next(logits []float32, onPiece func(string) bool) (tok int3
 		return 0, false
 	}
 	tok, lp, top := g.sampler.Sample(logits)
+	return g.take(tok, lp, top, onPiece)
+}
+
+// greedyID reports whether the generation needs only the index of the
+// largest logit (greedy, and no log-probabilities read): what a backend can
+// compute next to the logits (binding.Context.SetOutputArgmax).
+func (g *generation) greedyID() bool {
+	return g.sampler.noLogprob && g.sampler.cfg.Temperature <= 0 && g.sampler.cfg.TopLogprobs == 0
+}
+
+// nextID is next for a token chosen as the largest logit elsewhere (greedyID).
+func (g *generation) nextID(tok int32, onPiece func(string) bool) (int32, bool) {
+	if g.atLimit() {
+		return 0, false
+	}
+	return g.take(tok, math.NaN(), nil, onPiece)
+}
+
+// take records a sampled token (tok < 0: no logit was finite).
+func (g *generation) take(tok int32, lp float64, top []TokenLogprob, onPiece func(string) bool) (int32, bool) {
 	if tok < 0 {
 		g.err = ErrNotFinite
 		return 0, false
