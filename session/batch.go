@@ -64,8 +64,8 @@ type Batcher struct {
 	// and the host's scan of every vocabulary are a step's cost
 	deviceArgmax bool
 	argmax       bool // the last decode ran with it
-	logits                 [][]float32
-	stats                  BatchStats
+	logits       [][]float32
+	stats        BatchStats
 }
 
 // BatchStats count what a Batcher did, over all sequences.
