@@ -21,6 +21,11 @@ import (
 type ModelParams struct {
 	GPULayers int  // layers offloaded to the GPU; -1 = all; 0 = CPU only
 	NoMmap    bool // read the file instead of mapping it
+	// Over several GPUs (split.go): how, which GPU leads, and each GPU's
+	// share of the layers or rows (nil: llama.cpp's, by free memory).
+	Split       SplitMode
+	MainGPU     int
+	TensorSplit []float32
 }
 
 // Model is a loaded GGUF model. Close frees it; contexts must be closed first.
@@ -28,11 +33,14 @@ type Model struct {
 	c         *C.struct_llama_model
 	vocab     *C.struct_llama_vocab
 	path      string
-	gpuLayers int
+	params    ModelParams
 }
 
 // GPULayers is the number of layers asked to be offloaded (-1: all, 0: none).
-func (m *Model) GPULayers() int { return m.gpuLayers }
+func (m *Model) GPULayers() int { return m.params.GPULayers }
+
+// Params are the parameters the model was loaded with.
+func (m *Model) Params() ModelParams { return m.params }
 
 // LoadModel loads a GGUF file. A missing, truncated or non-GGUF file is an
 // error, never a crash.
@@ -47,6 +55,12 @@ func LoadModel(path string, p ModelParams) (*Model, error) {
 		mp.n_gpu_layers = 999
 	}
 	mp.use_mmap = C.bool(!p.NoMmap)
+	if err := p.checkSplit(len(GPUs())); err != nil {
+		return nil, err
+	}
+	if ts := p.setSplit(&mp); ts != nil {
+		defer C.free(ts)
+	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
 	var lines *C.char
@@ -60,7 +74,7 @@ func LoadModel(path string, p ModelParams) (*Model, error) {
 		}
 		return nil, e
 	}
-	model := &Model{c: m, vocab: C.llama_model_get_vocab(m), path: path, gpuLayers: p.GPULayers}
+	model := &Model{c: m, vocab: C.llama_model_get_vocab(m), path: path, params: p}
 	runtime.SetFinalizer(model, (*Model).Close)
 	return model, nil
 }

@@ -39,25 +39,46 @@ func (p ParallelPlan) String() string {
 func gib(b int64) float64 { return float64(b) / (1 << 30) }
 
 // PlanParallel computes how many sequences under opts fit in the memory of
-// the device that holds the KV cache: the GPUs' free memory when the model
-// is offloaded (onGPU), else the host's. Each sequence needs its KV stream
-// (Options.NCtx or, when evicting, the budget plus one chunk: memory follows
-// the budget) and its logits and score rows; a reserve of 5% of free memory
-// plus 512 MiB is left for compute buffers.
-func PlanParallel(info binding.ModelInfo, opts Options, onGPU bool) (ParallelPlan, error) {
+// the devices that hold the model's KV cache: the free memory of the GPUs
+// its split puts layers on (binding.ModelParams.CacheGPUs), else the
+// host's. Each sequence needs its KV stream (Options.NCtx or, when evicting,
+// the budget plus one chunk: memory follows the budget) and its logits and
+// score rows; a reserve of 5% of free memory plus 512 MiB is left for
+// compute buffers.
+func PlanParallel(m *binding.Model, opts Options) (ParallelPlan, error) {
+	p := m.Params()
+	if !binding.HasGPU() {
+		p.GPULayers = 0
+	}
+	return planParallel(m.Info(), opts, p, binding.Devices())
+}
+
+// planParallel is PlanParallel for a model loaded with p among devices.
+func planParallel(info binding.ModelInfo, opts Options, mp binding.ModelParams, devices []binding.Device) (ParallelPlan, error) {
 	opts, err := opts.normalize()
 	if err != nil {
 		return ParallelPlan{}, err
 	}
 	p := ParallelPlan{Where: "host memory"}
-	for _, d := range binding.Devices() {
-		gpu := d.Type == binding.DeviceGPU || d.Type == binding.DeviceIGPU
-		switch {
-		case onGPU && gpu:
-			p.Free += int64(d.FreeBytes)
-			p.Where = "GPU memory"
-		case !onGPU && d.Type == binding.DeviceCPU:
-			p.Free += int64(d.FreeBytes)
+	var gpus []binding.Device
+	for _, d := range devices {
+		if d.Type == binding.DeviceGPU || d.Type == binding.DeviceIGPU {
+			gpus = append(gpus, d)
+		}
+	}
+	if use := mp.CacheGPUs(len(gpus)); len(use) > 0 {
+		p.Where = "GPU memory"
+		if len(use) > 1 {
+			p.Where = fmt.Sprintf("memory of %d GPUs", len(use))
+		}
+		for _, i := range use {
+			p.Free += int64(gpus[i].FreeBytes)
+		}
+	} else {
+		for _, d := range devices {
+			if d.Type == binding.DeviceCPU {
+				p.Free += int64(d.FreeBytes)
+			}
 		}
 	}
 	p.CellsPerSeq = opts.streamCells(info.NCtxTrain)

@@ -164,7 +164,7 @@ func benchParallel(c *cli.Context, m *binding.Model, base session.Options, confi
 				if !cfg.Evicts() && opts.NCtx == 0 {
 					opts.NCtx = p + g
 				}
-				ns, err := parallelList(c.String("parallel"), m, opts, c.Int("n-gpu-layers") != 0)
+				ns, err := parallelList(c.String("parallel"), m, opts)
 				if err != nil {
 					return err
 				}
@@ -188,22 +188,22 @@ func benchParallel(c *cli.Context, m *binding.Model, base session.Options, confi
 }
 
 // parallelList reads --parallel: numbers and auto (the memory plan's N, said on stderr).
-func parallelList(s string, m *binding.Model, opts session.Options, onGPU bool) ([]int, error) {
+func parallelList(s string, m *binding.Model, opts session.Options) ([]int, error) {
 	return parseList(s, func(f string) (int, error) {
 		if f == "auto" {
-			return autoParallel(m, opts, onGPU)
+			return autoParallel(m, opts)
 		}
 		n, err := strconv.Atoi(f)
-		if err != nil || n < 1 || n > 256 {
-			return 0, fmt.Errorf("--parallel %q: want numbers from 1 to 256 or auto", f)
+		if err != nil || n < 1 || n > binding.MaxSequences() {
+			return 0, fmt.Errorf("--parallel %q: want numbers from 1 to %d or auto", f, binding.MaxSequences())
 		}
 		return n, nil
 	})
 }
 
 // autoParallel is the memory plan's number of sequences, said on stderr.
-func autoParallel(m *binding.Model, opts session.Options, onGPU bool) (int, error) {
-	plan, err := session.PlanParallel(m.Info(), opts, onGPU)
+func autoParallel(m *binding.Model, opts session.Options) (int, error) {
+	plan, err := session.PlanParallel(m, opts)
 	if err != nil {
 		return 0, err
 	}

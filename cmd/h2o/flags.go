@@ -70,6 +70,9 @@ func flagTable() []option {
 		{cmdModel, &cli.StringFlag{Name: "model", Aliases: []string{"m", "model-name", "model_name"}, Usage: "GGUF model `FILE` (default: ../shared/models/" + defaultModelName + " when present)"}},
 		{cmdModel, &cli.IntFlag{Name: "n-gpu-layers", Aliases: []string{"ngl"}, Value: 0, Usage: "layers to offload to the GPU (99 = all)"}},
 		{cmdSession, &cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Usage: "KV cells (0 = what the policy needs: budget + chunk, or the trained context)"}},
+		{cmdModel, &cli.StringFlag{Name: "split-mode", Aliases: []string{"sm"}, Value: "layer", Usage: "how the model spreads over several GPUs: none (the main GPU only), layer (whole layers and their KV cache per GPU), row (matrices split by rows too)"}},
+		{cmdModel, &cli.StringFlag{Name: "tensor-split", Aliases: []string{"ts"}, Usage: "each GPU's share of the model, e.g. 3,1 (default: by free memory)"}},
+		{cmdModel, &cli.IntFlag{Name: "main-gpu", Aliases: []string{"mg"}, Usage: "the GPU of --split-mode none, and of row split's small tensors"}},
 		{cmdModel, &cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads, at most the CPU count (default: 1 for a model under 5M parameters, else all CPUs)"}},
 		{cmdSession&^cmdPPL | cmdAttn, &cli.StringFlag{Name: "flash-attn", Aliases: []string{"fa"}, Value: "auto", Usage: "flash attention on|off|auto (h2o: decode steps take scores from its logits; auto = on with GPU layers and f16 keys)"}},
 		{cmdPPL, &cli.StringFlag{Name: "flash-attn", Aliases: []string{"fa"}, Value: "off", Usage: "flash attention on|off|auto (off: every policy uses the attention code of h2o, which needs it off)"}},
@@ -216,7 +219,7 @@ var (
 // one quantity in every command that has it. TestEveryNumericFlagHasARange
 // keeps the map complete.
 var flagRanges = map[string]valueRange{
-	"n-gpu-layers": nonNegative, "ctx-size": nonNegative, "threads": nonNegative,
+	"n-gpu-layers": nonNegative, "ctx-size": nonNegative, "threads": nonNegative, "main-gpu": nonNegative,
 	"batch-size": nonNegative, "ubatch-size": nonNegative,
 	"num_heavy_hitter_tokens": {-1, math.Inf(1), "a number of tokens, or -1 for half the budget"},
 	"num_window_length":       positive,
@@ -441,11 +444,52 @@ func loadModel(c *cli.Context) (*binding.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	ngl := c.Int("n-gpu-layers")
-	if ngl > 0 && !binding.HasGPU() {
-		fmt.Fprintf(os.Stderr, "h2o: warning: -ngl %d but no GPU was found: running on the CPU\n", ngl)
+	p, err := modelParams(c)
+	if err != nil {
+		return nil, err
 	}
-	return binding.LoadModel(path, binding.ModelParams{GPULayers: ngl})
+	if p.GPULayers > 0 && !binding.HasGPU() {
+		fmt.Fprintf(os.Stderr, "h2o: warning: -ngl %d but no GPU was found: running on the CPU\n", p.GPULayers)
+	}
+	return binding.LoadModel(path, p)
+}
+
+// modelParams are the model flags: GPU layers and the split over GPUs.
+func modelParams(c *cli.Context) (binding.ModelParams, error) {
+	sm, err := binding.ParseSplitMode(c.String("split-mode"))
+	if err != nil {
+		return binding.ModelParams{}, fmt.Errorf("--split-mode: %w", err)
+	}
+	ts, err := parseTensorSplit(c.String("tensor-split"))
+	if err != nil {
+		return binding.ModelParams{}, err
+	}
+	return binding.ModelParams{GPULayers: c.Int("n-gpu-layers"), Split: sm, MainGPU: c.Int("main-gpu"), TensorSplit: ts}, nil
+}
+
+// parseTensorSplit reads llama.cpp's --tensor-split: shares separated by
+// commas or slashes ("3,1", "3/1"), each >= 0, not all 0.
+func parseTensorSplit(s string) ([]float32, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []float32
+	sum := 0.0
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '/' }) {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 32)
+		if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+			return nil, fmt.Errorf("--tensor-split %q: %q is not a share >= 0", s, f)
+		}
+		out = append(out, float32(v))
+		sum += v
+	}
+	if sum <= 0 {
+		return nil, fmt.Errorf("--tensor-split %q: the shares sum to 0", s)
+	}
+	if len(out) > binding.MaxDevices() {
+		return nil, fmt.Errorf("--tensor-split %q: %d shares, at most %d devices", s, len(out), binding.MaxDevices())
+	}
+	return out, nil
 }
 
 // warnPastTrained tells the user when positions went past the trained context.

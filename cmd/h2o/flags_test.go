@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/h2o"
 	"github.com/urfave/cli/v2"
 )
@@ -339,5 +340,29 @@ func TestRuleFlags(t *testing.T) {
 	}
 	if sw, err := sweep("--prefill-score", "none,snapkv:8", "--prompt-tokens", "64"); err != nil || len(sw.Prompts) != 2 {
 		t.Fatalf("ppl prompt rules: %+v %v", sw.Prompts, err)
+	}
+}
+
+// The llama.cpp split flags on a command that loads a model.
+func TestSplitFlags(t *testing.T) {
+	p, err := parseWith(t, cmdBench, modelParams, "-ngl", "99", "-sm", "row", "-ts", "3/1", "-mg", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.GPULayers != 99 || p.Split != binding.SplitRow || p.MainGPU != 1 || len(p.TensorSplit) != 2 || p.TensorSplit[0] != 3 || p.TensorSplit[1] != 1 {
+		t.Fatalf("parsed %+v", p)
+	}
+	if p, err = parseWith(t, cmdRun, modelParams); err != nil || p.Split != binding.SplitLayer || p.TensorSplit != nil || p.MainGPU != 0 {
+		t.Fatalf("defaults %+v, %v", p, err)
+	}
+	for _, c := range []struct{ args, want string }{
+		{"--split-mode rows", "--split-mode"},
+		{"-ts 1,x", "not a share"},
+		{"-ts 0,0", "sum to 0"},
+		{"-ts -1,2", "not a share"},
+	} {
+		if _, err := parseWith(t, cmdServe, modelParams, strings.Fields(c.args)...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error saying %q", c.args, err, c.want)
+		}
 	}
 }

@@ -102,7 +102,7 @@ func serveAction(c *cli.Context) error {
 // stderr (withChat: the chat template of the model or --chat-template).
 // The caller closes the Batcher after srv.Wait.
 func startServing(c *cli.Context, srv *serve.Server, m *binding.Model, opts session.Options, parallel, url string, withChat bool) (*session.Batcher, error) {
-	nps, err := parallelList(parallel, m, opts, c.Int("n-gpu-layers") != 0)
+	nps, err := parallelList(parallel, m, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -214,7 +214,7 @@ func readRequests(c *cli.Context) ([]summarize.Record, int, error) {
 // evaluateBudget runs one policy on a fresh session (or batcher with
 // --parallel) and says what the policy resolved to.
 func evaluateBudget(c *cli.Context, m *binding.Model, so session.Options, recs []summarize.Record, n int, o summarize.Options, tag string) (*summarize.Summary, h2o.Resolved, error) {
-	nps, err := parallelList(c.String("parallel"), m, so, c.Int("n-gpu-layers") != 0)
+	nps, err := parallelList(c.String("parallel"), m, so)
 	if err != nil {
 		return nil, h2o.Resolved{}, err
 	}
