@@ -30,10 +30,10 @@ type ModelParams struct {
 
 // Model is a loaded GGUF model. Close frees it; contexts must be closed first.
 type Model struct {
-	c         *C.struct_llama_model
-	vocab     *C.struct_llama_vocab
-	path      string
-	params    ModelParams
+	c      *C.struct_llama_model
+	vocab  *C.struct_llama_vocab
+	path   string
+	params ModelParams
 }
 
 // GPULayers is the number of layers asked to be offloaded (-1: all, 0: none).
