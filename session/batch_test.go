@@ -50,6 +50,18 @@ func generateAlone(t *testing.T, m *binding.Model, o Options, r Request) Result 
 	return want
 }
 
+// requestsOf hands out reqs one by one, as Batcher.Run asks for them.
+func requestsOf(reqs []Request) func() (Request, bool) {
+	i := 0
+	return func() (Request, bool) {
+		if i == len(reqs) {
+			return Request{}, false
+		}
+		i++
+		return reqs[i-1], true
+	}
+}
+
 func runBatcher(t *testing.T, m *binding.Model, o Options, n, maxStreams int, reqs []Request) []Done {
 	t.Helper()
 	o.Threads = 1
@@ -65,15 +77,8 @@ func runBatcher(t *testing.T, m *binding.Model, o Options, n, maxStreams int, re
 		b.maxStreams = maxStreams // decode each step in several groups
 	}
 	out := make([]Done, len(reqs))
-	i := 0
 	maxActive := 0
-	err = b.Run(func() (Request, bool) {
-		if i == len(reqs) {
-			return Request{}, false
-		}
-		i++
-		return reqs[i-1], true
-	}, func(d Done) error {
+	err = b.Run(requestsOf(reqs), func(d Done) error {
 		maxActive = max(maxActive, b.Active()+1)
 		out[d.ID] = d
 		return d.Err
@@ -274,14 +279,8 @@ func TestBatcherDeviceArgmax(t *testing.T) {
 		defer b.Close()
 		b.deviceArgmax = argmax
 		out := make([]Done, len(reqs))
-		i, steps := 0, 0
-		err = b.Run(func() (Request, bool) {
-			if i == len(reqs) {
-				return Request{}, false
-			}
-			i++
-			return reqs[i-1], true
-		}, func(d Done) error {
+		steps := 0
+		err = b.Run(requestsOf(reqs), func(d Done) error {
 			out[d.ID] = d
 			if b.argmax {
 				steps++
