@@ -67,12 +67,20 @@ func Backends() []string {
 	return out
 }
 
-// HasGPU reports whether a GPU device is available.
-func HasGPU() bool {
+// IsGPU reports whether the device is a GPU, discrete or integrated.
+func (d Device) IsGPU() bool { return d.Type == DeviceGPU || d.Type == DeviceIGPU }
+
+// GPUs are the GPU devices in the order llama.cpp numbers them for
+// --main-gpu and --tensor-split.
+func GPUs() []Device {
+	var out []Device
 	for _, d := range Devices() {
-		if d.Type == DeviceGPU || d.Type == DeviceIGPU {
-			return true
+		if d.IsGPU() {
+			out = append(out, d)
 		}
 	}
-	return false
+	return out
 }
+
+// HasGPU reports whether a GPU device is available.
+func HasGPU() bool { return len(GPUs()) > 0 }

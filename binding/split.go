@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"fmt"
+	"math"
 	"unsafe"
 
 	"github.com/h2o-kv/h2o/internal/enum"
@@ -32,16 +33,23 @@ func ParseSplitMode(s string) (SplitMode, error) {
 // MaxDevices is the most GPUs a tensor split can name (llama_max_devices).
 func MaxDevices() int { return int(C.llama_max_devices()) }
 
-// GPUs are the GPU devices in the order llama.cpp numbers them for
-// --main-gpu and --tensor-split.
-func GPUs() []Device {
-	var out []Device
-	for _, d := range Devices() {
-		if d.Type == DeviceGPU || d.Type == DeviceIGPU {
-			out = append(out, d)
-		}
+// CheckTensorSplit validates the shares of a tensor split as such (nil: no
+// split): at most MaxDevices, each >= 0, not all 0.
+func CheckTensorSplit(ts []float32) error {
+	if len(ts) > MaxDevices() {
+		return fmt.Errorf("%d shares, at most %d devices", len(ts), MaxDevices())
 	}
-	return out
+	sum := float32(0)
+	for i, v := range ts {
+		if !(v >= 0) || math.IsInf(float64(v), 1) {
+			return fmt.Errorf("share %d is %g: not a share >= 0", i, v)
+		}
+		sum += v
+	}
+	if len(ts) > 0 && sum <= 0 {
+		return fmt.Errorf("the shares sum to 0")
+	}
+	return nil
 }
 
 // checkSplit validates a model's split against the nGPU GPUs found.
@@ -52,18 +60,8 @@ func (p ModelParams) checkSplit(nGPU int) error {
 	if p.MainGPU < 0 || p.MainGPU >= max(nGPU, 1) {
 		return fmt.Errorf("main GPU %d: this machine has %d GPU(s), numbered from 0", p.MainGPU, nGPU)
 	}
-	if len(p.TensorSplit) > MaxDevices() {
-		return fmt.Errorf("tensor split of %d shares: at most %d devices", len(p.TensorSplit), MaxDevices())
-	}
-	sum := float32(0)
-	for i, v := range p.TensorSplit {
-		if !(v >= 0) {
-			return fmt.Errorf("tensor split: share %d is %g, want a number >= 0", i, v)
-		}
-		sum += v
-	}
-	if len(p.TensorSplit) > 0 && sum <= 0 {
-		return fmt.Errorf("tensor split: the shares sum to 0")
+	if err := CheckTensorSplit(p.TensorSplit); err != nil {
+		return fmt.Errorf("tensor split: %w", err)
 	}
 	if nGPU > 0 && len(p.TensorSplit) > nGPU {
 		return fmt.Errorf("tensor split of %d shares: this machine has %d GPU(s)", len(p.TensorSplit), nGPU)

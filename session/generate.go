@@ -112,7 +112,7 @@ func (g *generation) next(logits []float32, onPiece func(string) bool) (tok int3
 // largest logit (greedy, and no log-probabilities read): what a backend can
 // compute next to the logits (binding.Context.SetOutputArgmax).
 func (g *generation) greedyID() bool {
-	return g.sampler.noLogprob && g.sampler.cfg.Temperature <= 0 && g.sampler.cfg.TopLogprobs == 0
+	return g.sampler.greedyOnly()
 }
 
 // nextID is next for a token chosen as the largest logit elsewhere (greedyID).

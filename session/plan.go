@@ -62,7 +62,7 @@ func planParallel(info binding.ModelInfo, opts Options, mp binding.ModelParams, 
 	p := ParallelPlan{Where: "host memory"}
 	var gpus []binding.Device
 	for _, d := range devices {
-		if d.Type == binding.DeviceGPU || d.Type == binding.DeviceIGPU {
+		if d.IsGPU() {
 			gpus = append(gpus, d)
 		}
 	}

@@ -35,6 +35,12 @@ type TokenLogprob struct {
 	Logprob float64
 }
 
+// greedyOnly reports whether the caller needs only the largest logit's
+// index: greedy, and no log-probability read.
+func (s *Sampler) greedyOnly() bool {
+	return s.noLogprob && s.cfg.Temperature <= 0 && s.cfg.TopLogprobs == 0
+}
+
 // Sample picks a token from logits and returns it with its log-probability
 // (log-softmax of the raw logits) and, if asked, the top alternatives. The
 // token is -1 when no logit is finite (a model with NaN weights).
@@ -49,7 +55,7 @@ func (s *Sampler) Sample(logits []float32) (int32, float64, []TokenLogprob) {
 	if best < 0 || math.IsInf(float64(maxv), 1) {
 		return -1, math.NaN(), nil
 	}
-	if s.noLogprob && s.cfg.Temperature <= 0 && s.cfg.TopLogprobs == 0 {
+	if s.greedyOnly() {
 		// greedy, and nobody reads the log-probability: skip the softmax over
 		// the vocabulary (with many sequences it would dominate a step's Go time)
 		return int32(best), math.NaN(), nil

@@ -71,7 +71,7 @@ func parseVmRSS(r io.Reader) (int64, error) {
 // VRAM sums used and total memory over the GPU devices.
 func VRAM() (used, total int64) {
 	for _, d := range binding.Devices() {
-		if d.Type != binding.DeviceGPU && d.Type != binding.DeviceIGPU {
+		if !d.IsGPU() {
 			continue
 		}
 		used += int64(d.TotalBytes - min(d.FreeBytes, d.TotalBytes))

@@ -468,26 +468,21 @@ func modelParams(c *cli.Context) (binding.ModelParams, error) {
 }
 
 // parseTensorSplit reads llama.cpp's --tensor-split: shares separated by
-// commas or slashes ("3,1", "3/1"), each >= 0, not all 0.
+// commas or slashes ("3,1", "3/1"), checked by binding.CheckTensorSplit.
 func parseTensorSplit(s string) ([]float32, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
 	var out []float32
-	sum := 0.0
 	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '/' }) {
 		v, err := strconv.ParseFloat(strings.TrimSpace(f), 32)
-		if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+		if err != nil {
 			return nil, fmt.Errorf("--tensor-split %q: %q is not a share >= 0", s, f)
 		}
 		out = append(out, float32(v))
-		sum += v
 	}
-	if sum <= 0 {
-		return nil, fmt.Errorf("--tensor-split %q: the shares sum to 0", s)
-	}
-	if len(out) > binding.MaxDevices() {
-		return nil, fmt.Errorf("--tensor-split %q: %d shares, at most %d devices", s, len(out), binding.MaxDevices())
+	if err := binding.CheckTensorSplit(out); err != nil {
+		return nil, fmt.Errorf("--tensor-split %q: %w", s, err)
 	}
 	return out, nil
 }
