@@ -89,7 +89,8 @@ func (t *Tracker) SetKeyStat(i int, stat float64) error {
 	return nil
 }
 
-// MissingKeys is the number of entries SetKeys has not given keys to.
+// MissingKeys is the number of entries given neither keys (SetKeys) nor a
+// key statistic (SetKeyStat).
 func (t *Tracker) MissingKeys() int {
 	n := 0
 	for i := range t.entries {

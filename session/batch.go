@@ -127,8 +127,9 @@ func NewBatcher(model *binding.Model, opts Options, n int) (*Batcher, error) {
 		return nil, errors.New("granularity head moves rows of a single-stream cache: it runs one sequence per context (use --parallel 1)")
 	}
 	if opts.policy.NeedsKeys() || opts.policy.Prompt.Kind != "" {
-		// keys are read back one cell at a time, by a reader that also
-		// applies the pending shifts: not while other sequences evict
+		// key statistics run a graph of their own that applies the whole
+		// cache's pending shifts; prompt rules cut a prompt read whole: not
+		// while other sequences evict
 		return nil, fmt.Errorf("%s runs one sequence per context (use --parallel 1)", opts.policy)
 	}
 	info := model.Info()
