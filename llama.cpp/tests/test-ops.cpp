@@ -7,6 +7,9 @@
 //   soft_max_col_sum           (patch: ggml ops for attention column sums)
 //   flash_attn_ext + logits    (patch: flash attention logits side output),
 //                              the logits written to a ggml_empty_4d tensor
+//   rope over narrow rows      (patch: ggml-cuda RoPE blocks of several rows),
+//                              the many rows of 64 pairs a rotation of the
+//                              cached keys reads, and rows of other widths
 //
 // Usage: test-ops [-v]. Exit status 0 when every case agrees.
 #include "ggml.h"
@@ -321,6 +324,110 @@ void test_fa_logits(const std::vector<backend> & bs, std::mt19937 & rng) {
     }
 }
 
+// ---- rope over many narrow rows ---------------------------------------------
+
+struct rope_case {
+    int64_t   ne0, n_head, n_rows;
+    int       mode; // 0 (NORM: pairs 2i, 2i+1) or GGML_ROPE_TYPE_NEOX (pairs i, i + ne0/2)
+    ggml_type type;
+};
+
+std::vector<double> rope_ref(const rope_case & c, const std::vector<float> & x, const std::vector<int32_t> & pos, float base) {
+    std::vector<double> out(x.size());
+    const int64_t half = c.ne0/2;
+    for (int64_t r = 0; r < c.n_rows; ++r) {
+        for (int64_t h = 0; h < c.n_head; ++h) {
+            const float * a = x.data() + (r*c.n_head + h)*c.ne0;
+            double      * o = out.data() + (r*c.n_head + h)*c.ne0;
+            for (int64_t i = 0; i < half; ++i) {
+                const double theta = pos[r]*std::pow((double) base, -2.0*i/c.ne0);
+                const int64_t i0 = c.mode == 0 ? 2*i : i;
+                const int64_t i1 = c.mode == 0 ? 2*i + 1 : i + half;
+                o[i0] = a[i0]*std::cos(theta) - a[i1]*std::sin(theta);
+                o[i1] = a[i0]*std::sin(theta) + a[i1]*std::cos(theta);
+            }
+        }
+    }
+    return out;
+}
+
+std::vector<float> rope_run(ggml_backend_t b, const rope_case & c, const std::vector<float> & x_h,
+        const std::vector<int32_t> & pos_h, float base, bool * supported) {
+    graph_run g;
+    g.ctx = new_ctx();
+    ggml_tensor * x   = ggml_new_tensor_3d(g.ctx, c.type, c.ne0, c.n_head, c.n_rows);
+    ggml_tensor * pos = ggml_new_tensor_1d(g.ctx, GGML_TYPE_I32, c.n_rows);
+    ggml_tensor * out = ggml_rope_ext(g.ctx, x, pos, nullptr, (int) c.ne0, c.mode, 0, base, 1.0f, 0.0f, 1.0f, 0.0f, 0.0f);
+    *supported = ggml_backend_supports_op(b, out);
+    if (!*supported) {
+        return {};
+    }
+    ggml_cgraph * gf = ggml_new_graph(g.ctx);
+    ggml_build_forward_expand(gf, out);
+    g.buf = ggml_backend_alloc_ctx_tensors(g.ctx, b);
+    set_f32(x, x_h);
+    ggml_backend_tensor_set(pos, pos_h.data(), 0, pos_h.size()*sizeof(int32_t));
+    // garbage in the output, so that a value the kernel fails to write shows
+    set_f32(out, std::vector<float>(ggml_nelements(out), 12345.0f));
+    if (ggml_backend_graph_compute(b, gf) != GGML_STATUS_SUCCESS) {
+        *supported = false;
+        return {};
+    }
+    if (out->type == GGML_TYPE_F32) {
+        return get_f32(out);
+    }
+    std::vector<ggml_fp16_t> h(ggml_nelements(out));
+    std::vector<float> v(h.size());
+    ggml_backend_tensor_get(out, h.data(), 0, h.size()*sizeof(ggml_fp16_t));
+    ggml_fp16_to_fp32_row(h.data(), v.data(), (int64_t) v.size());
+    return v;
+}
+
+void test_rope(const std::vector<backend> & bs, std::mt19937 & rng) {
+    const rope_case cases[] = {
+        { 128, 32, 300, 0,                   GGML_TYPE_F16}, // cached keys of a Llama head: 4 rows a block
+        { 128,  8,  77, GGML_ROPE_TYPE_NEOX, GGML_TYPE_F32},
+        {  64,  4,  50, GGML_ROPE_TYPE_NEOX, GGML_TYPE_F16}, // 8 rows a block
+        {  80,  5,  33, 0,                   GGML_TYPE_F16}, // an odd row count: one row a block
+        { 512,  2,   9, 0,                   GGML_TYPE_F32}, // a row fills a block
+        {1024,  1,   3, GGML_ROPE_TYPE_NEOX, GGML_TYPE_F32}, // a row spans two blocks
+    };
+    const float base = 10000.0f;
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    // shifts due to a cached key are of either sign
+    std::uniform_int_distribution<int32_t> p(-3000, 3000);
+    for (const auto & c : cases) {
+        std::vector<float> x((size_t) c.ne0*c.n_head*c.n_rows);
+        for (auto & v : x) v = u(rng);
+        if (c.type == GGML_TYPE_F16) x = round_f16(x);
+        std::vector<int32_t> pos((size_t) c.n_rows);
+        for (auto & v : pos) v = p(rng);
+        const auto ref = rope_ref(c, x, pos, base);
+        // the backends compute the angles in f32, each its own way (a product
+        // of powers on the CPU, powf on CUDA): at positions in the thousands
+        // that is up to about 1e-3; a row left unrotated or unwritten is ~1
+        const double tol = 5e-3;
+        char what[128];
+        snprintf(what, sizeof what, "rope %s %s [%lld,%lld,%lld]", c.mode == 0 ? "norm" : "neox", ggml_type_name(c.type),
+                 (long long) c.ne0, (long long) c.n_head, (long long) c.n_rows);
+        std::vector<float> cpu;
+        for (const auto & be : bs) {
+            bool sup = false;
+            const auto got = rope_run(be.b, c, x, pos, base, &sup);
+            if (!sup) {
+                report(what, be.name + " support", INFINITY, 0);
+                continue;
+            }
+            report(what, be.name + " vs ref", max_diff(got, ref), tol);
+            if (be.is_cpu) {
+                cpu = got;
+            } else if (!cpu.empty()) {
+                report(what, be.name + " vs CPU", max_diff(got, to_double(cpu)), tol);
+            }
+        }
+    }
+}
+
 std::string exe_dir() {
     char buf[PATH_MAX];
     const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
@@ -375,6 +482,7 @@ int main(int argc, char ** argv) {
     std::mt19937 rng(42);
     test_col_sum(bs, rng);
     test_fa_logits(bs, rng);
+    test_rope(bs, rng);
 
     for (auto & b : bs) ggml_backend_free(b.b);
     printf("test-ops: %d comparisons agree, %d differ\n", n_ok, n_bad);
