@@ -127,37 +127,50 @@ func TestRotateOnReadKeys(t *testing.T) {
 
 // With every stream the same (teacher forcing) and the same tokens kept,
 // keys rotated on read give the logits of keys re-rotated in place (f32):
-// the two ways differ only in rounding.
+// the two ways differ only in rounding. On a GPU machine also with every
+// layer on the GPU, where the rotation on read is a CUDA RoPE pass over the
+// K view.
 func TestRotateOnReadLogits(t *testing.T) {
-	m := loadModel(t, testutil.Stories260K(t))
-	run := func(typeK string, rot KeyRotation) []float32 {
-		s := newSession(t, m, Options{Policy: h2o.Config{Policy: h2o.Window, Budget: 32, Rolling: true},
-			TypeK: typeK, TypeV: "f32", FlashAttn: "off", KeyRotation: rot, Threads: 1})
-		if err := s.Feed([]int32{1, 2, 3}); err != nil {
+	path := testutil.Stories260K(t)
+	backends := []int{0}
+	if binding.HasGPU() {
+		backends = append(backends, -1)
+	}
+	for _, ngl := range backends {
+		m, err := binding.LoadModel(path, binding.ModelParams{GPULayers: ngl})
+		if err != nil {
 			t.Fatal(err)
 		}
-		var all []float32
-		for i := 0; s.Stats().Evictions < 2000; i++ {
-			if err := s.Step(streamToken(i, m.Info().NVocab)); err != nil {
+		defer m.Close()
+		run := func(typeK string, rot KeyRotation) []float32 {
+			s := newSession(t, m, Options{Policy: h2o.Config{Policy: h2o.Window, Budget: 32, Rolling: true},
+				TypeK: typeK, TypeV: "f32", FlashAttn: "off", KeyRotation: rot, Threads: 1})
+			if err := s.Feed([]int32{1, 2, 3}); err != nil {
 				t.Fatal(err)
 			}
-			all = append(all, s.Logits()...)
+			var all []float32
+			for i := 0; s.Stats().Evictions < 2000; i++ {
+				if err := s.Step(streamToken(i, m.Info().NVocab)); err != nil {
+					t.Fatal(err)
+				}
+				all = append(all, s.Logits()...)
+			}
+			return all
 		}
-		return all
-	}
-	ref := run("f32", RotateInPlace)
-	for _, c := range []struct {
-		typeK string
-		tol   float64
-	}{{"f32", 1e-4}, {"f16", 5e-2}} {
-		got := run(c.typeK, RotateOnRead)
-		worst := 0.0
-		for i := range got {
-			worst = math.Max(worst, math.Abs(float64(got[i]-ref[i])))
-		}
-		t.Logf("K %s rotated on read: worst logit difference from in place f32 over 2,000 evictions %.3g", c.typeK, worst)
-		if worst > c.tol {
-			t.Errorf("K %s rotated on read: logits differ by %.3g, want at most %.3g", c.typeK, worst, c.tol)
+		ref := run("f32", RotateInPlace)
+		for _, c := range []struct {
+			typeK string
+			tol   float64
+		}{{"f32", 1e-4}, {"f16", 5e-2}} {
+			got := run(c.typeK, RotateOnRead)
+			worst := 0.0
+			for i := range got {
+				worst = math.Max(worst, math.Abs(float64(got[i]-ref[i])))
+			}
+			t.Logf("ngl %d, K %s rotated on read: worst logit difference from in place f32 over 2,000 evictions %.3g", ngl, c.typeK, worst)
+			if worst > c.tol {
+				t.Errorf("ngl %d, K %s rotated on read: logits differ by %.3g, want at most %.3g", ngl, c.typeK, worst, c.tol)
+			}
 		}
 	}
 }
