@@ -1,5 +1,5 @@
-# table: docs/BENCHMARKS.md, "Batched H2O: many sequences on one GPU"
-# machine: GPU (the docs' numbers: one NVIDIA H100 80GB HBM3, CUDA_ARCH=90)
+# table: docs/BENCHMARKS.md, "Batched H2O: many sequences on one GPU" (H100) and "Batched H2O at 2,048 + 2,048: Q4_0 and F16 weights (H200)"
+# machine: GPU (the docs' numbers: one NVIDIA H100 80GB HBM3, then one NVIDIA H200; CUDA_ARCH=90)
 # N sequences of prompt 2048 + generation 2048 at the largest N the memory
 # plan fits (--parallel auto): the full cache, then H2O at B = 20% of the
 # sequence (819 tokens) with prefill chunks of 77, so that a sequence's

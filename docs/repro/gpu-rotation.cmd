@@ -1,4 +1,4 @@
-# table: docs/BENCHMARKS.md, "Rolling with keys rotated on read (H200)"
+# table: docs/BENCHMARKS.md, "Rolling with keys rotated on read (H200)" and "The RoPE launch of patch 0013 (H200)"
 # machine: GPU (the docs' numbers: one NVIDIA H200, CUDA_ARCH=90)
 # Random-weight Llama-2-7B shape (speed only; kept when present).
 bin/h2o gguf random --preset llama2-7b --type q4_0 -o $MODELS/llama2-7b-q4_0.gguf
