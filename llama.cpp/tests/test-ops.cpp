@@ -83,6 +83,7 @@ ggml_context * new_ctx() {
     return ggml_init(p);
 }
 
+// f32 or f16 tensors, from and to f32 host data.
 void set_f32(ggml_tensor * t, const std::vector<float> & v) {
     if (t->type == GGML_TYPE_F32) {
         ggml_backend_tensor_set(t, v.data(), 0, v.size()*sizeof(float));
@@ -95,7 +96,13 @@ void set_f32(ggml_tensor * t, const std::vector<float> & v) {
 
 std::vector<float> get_f32(const ggml_tensor * t) {
     std::vector<float> v(ggml_nelements(t));
-    ggml_backend_tensor_get(t, v.data(), 0, v.size()*sizeof(float));
+    if (t->type == GGML_TYPE_F32) {
+        ggml_backend_tensor_get(t, v.data(), 0, v.size()*sizeof(float));
+        return v;
+    }
+    std::vector<ggml_fp16_t> h(v.size());
+    ggml_backend_tensor_get(t, h.data(), 0, h.size()*sizeof(ggml_fp16_t));
+    ggml_fp16_to_fp32_row(h.data(), v.data(), (int64_t) v.size());
     return v;
 }
 
@@ -373,14 +380,7 @@ std::vector<float> rope_run(ggml_backend_t b, const rope_case & c, const std::ve
         *supported = false;
         return {};
     }
-    if (out->type == GGML_TYPE_F32) {
-        return get_f32(out);
-    }
-    std::vector<ggml_fp16_t> h(ggml_nelements(out));
-    std::vector<float> v(h.size());
-    ggml_backend_tensor_get(out, h.data(), 0, h.size()*sizeof(ggml_fp16_t));
-    ggml_fp16_to_fp32_row(h.data(), v.data(), (int64_t) v.size());
-    return v;
+    return get_f32(out);
 }
 
 void test_rope(const std::vector<backend> & bs, std::mt19937 & rng) {
