@@ -10,6 +10,9 @@
 //   rope over narrow rows      (patch: ggml-cuda RoPE blocks of several rows),
 //                              the many rows of 64 pairs a rotation of the
 //                              cached keys reads, and rows of other widths
+//   rope -> flash_attn_ext     (patch: ggml-cuda flash attention rotates the
+//                              keys it reads), one kernel on CUDA where it
+//                              qualifies, a RoPE pass where it does not
 //
 // Usage: test-ops [-v]. Exit status 0 when every case agrees.
 #include "ggml.h"
@@ -428,6 +431,182 @@ void test_rope(const std::vector<backend> & bs, std::mt19937 & rng) {
     }
 }
 
+// ---- flash attention over RoPE'd keys ----------------------------------------
+//
+// Keys rotated on read: attention's K is a RoPE of the stored keys, through a
+// view and a permutation (ROPE -> VIEW -> PERMUTE -> FLASH_ATTN_EXT). CUDA
+// computes the pair as one kernel that rotates the stored keys as it reads
+// them, leaving the RoPE's own result unwritten; the CPU computes both ops.
+
+struct rope_fa_case {
+    int64_t D, n_kv, kv_size, n_head, n_head_kv, n_seq;
+    int     mode;          // 0 (NORM) or GGML_ROPE_TYPE_NEOX
+    bool    logits;        // with the logits side output
+    bool    freq_factors;  // with per-pair frequency factors, freq_scale 0.5, attn_factor 1.25
+    bool    second_reader; // the RoPE's result also read by another op
+    bool    fused_on_gpu;  // CUDA must compute it as one kernel
+};
+
+struct rope_fa_result {
+    std::vector<float> out, logits;
+    bool               rope_written = true;
+};
+
+const float rope_fa_junk = 4096.0f; // exact in f16
+
+rope_fa_result rope_fa_run(ggml_backend_t b, const rope_fa_case & c, const std::vector<float> & q_h,
+        const std::vector<float> & k_h, const std::vector<float> & v_h, const std::vector<float> & m_h,
+        const std::vector<int32_t> & pos_h, const std::vector<float> & ff_h, bool * supported) {
+    graph_run g;
+    g.ctx = new_ctx();
+    const int64_t n_rows = c.n_seq == 1 ? c.n_kv : c.kv_size*c.n_seq; // as the KV cache ropes them
+    const float   freq_scale  = c.freq_factors ? 0.5f : 1.0f;
+    const float   attn_factor = c.freq_factors ? 1.25f : 1.0f;
+    ggml_tensor * kc  = ggml_new_tensor_3d(g.ctx, GGML_TYPE_F16, c.D, c.n_head_kv, c.kv_size*c.n_seq);
+    ggml_tensor * pos = ggml_new_tensor_1d(g.ctx, GGML_TYPE_I32, n_rows);
+    ggml_tensor * ff  = c.freq_factors ? ggml_new_tensor_1d(g.ctx, GGML_TYPE_F32, c.D/2) : nullptr;
+    ggml_tensor * q   = ggml_new_tensor_4d(g.ctx, GGML_TYPE_F32, c.D, 1, c.n_head, c.n_seq);
+    ggml_tensor * v   = ggml_new_tensor_4d(g.ctx, GGML_TYPE_F16, c.D, c.n_kv, c.n_head_kv, c.n_seq);
+    ggml_tensor * m   = ggml_new_tensor_4d(g.ctx, GGML_TYPE_F16, c.n_kv, 1, 1, c.n_seq);
+    ggml_tensor * x   = ggml_view_3d(g.ctx, kc, c.D, c.n_head_kv, n_rows, kc->nb[1], kc->nb[2], 0);
+    ggml_tensor * r   = ggml_rope_ext(g.ctx, x, pos, ff, (int) c.D, c.mode, 0, 10000.0f, freq_scale, 0.0f, attn_factor, 0.0f, 0.0f);
+    const size_t  row = r->nb[2];
+    ggml_tensor * kv  = ggml_view_4d(g.ctx, r, c.D, c.n_head_kv, c.n_kv, c.n_seq, r->nb[1], row,
+                                     row*(c.n_seq == 1 ? c.n_kv : c.kv_size), 0);
+    ggml_tensor * k   = ggml_permute(g.ctx, kv, 0, 2, 1, 3);
+    ggml_tensor * fa  = ggml_flash_attn_ext(g.ctx, q, k, v, m, 1.0f/std::sqrt((float) c.D), 0.0f, 0.0f);
+    ggml_flash_attn_ext_set_prec(fa, GGML_PREC_F32);
+    ggml_tensor * logits = nullptr;
+    if (c.logits) {
+        logits = ggml_empty_4d(g.ctx, q, GGML_TYPE_F32, c.n_kv, 1, c.n_head, c.n_seq);
+        ggml_flash_attn_ext_set_logits(fa, logits);
+    }
+    ggml_tensor * other = c.second_reader ? ggml_cast(g.ctx, r, GGML_TYPE_F32) : nullptr;
+    *supported = ggml_backend_supports_op(b, r) && ggml_backend_supports_op(b, fa) && (!logits || ggml_backend_supports_op(b, logits));
+    if (!*supported) {
+        return {};
+    }
+    ggml_cgraph * gf = ggml_new_graph(g.ctx);
+    ggml_build_forward_expand(gf, fa);
+    if (other) {
+        ggml_build_forward_expand(gf, other);
+    }
+    g.buf = ggml_backend_alloc_ctx_tensors(g.ctx, b);
+    set_f32(kc, k_h); set_f32(q, q_h); set_f32(v, v_h); set_f32(m, m_h);
+    ggml_backend_tensor_set(pos, pos_h.data(), 0, pos_h.size()*sizeof(int32_t));
+    if (ff) {
+        set_f32(ff, ff_h);
+    }
+    // junk in the RoPE's result: a fused kernel leaves it there
+    set_f32(r, std::vector<float>(ggml_nelements(r), rope_fa_junk));
+    if (ggml_backend_graph_compute(b, gf) != GGML_STATUS_SUCCESS) {
+        *supported = false;
+        return {};
+    }
+    rope_fa_result res;
+    res.out = get_f32(fa);
+    if (logits) {
+        res.logits = get_f32(logits);
+    }
+    const auto rv = get_f32(r);
+    res.rope_written = std::any_of(rv.begin(), rv.end(), [](float y) { return y != rope_fa_junk; });
+    return res;
+}
+
+void test_rope_fa(const std::vector<backend> & bs, std::mt19937 & rng) {
+    const rope_fa_case cases[] = {
+        // D, n_kv, kv_size, heads, kv heads, seqs, mode, logits, ff, 2nd reader, fused
+        {128, 256,  384, 32,  8, 1, 0,                   true,  false, false, true }, // one decode, GQA 4
+        {128, 384,  512, 32, 32, 3, 0,                   true,  false, false, true }, // three streams read in part
+        { 64, 512,  512,  8,  4, 1, 0,                   true,  true,  false, true }, // frequency factors, scales
+        {128, 512,  512, 32, 32, 1, 0,                   false, false, false, false}, // no logits: fused where the vector kernel is chosen
+        {128, 256,  256, 32,  8, 1, GGML_ROPE_TYPE_NEOX, true,  false, false, false}, // NEOX pairs: a RoPE pass first
+        {128, 256,  256, 32,  8, 1, 0,                   true,  false, true,  false}, // the RoPE read twice: a RoPE pass first
+    };
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    // a cell's shift under position rolling: up to the cache size, behind
+    std::uniform_int_distribution<int32_t> p(-2047, 0);
+    for (const auto & c : cases) {
+        const int64_t n_rows = c.n_seq == 1 ? c.n_kv : c.kv_size*c.n_seq;
+        std::vector<float> q((size_t) c.D*c.n_head*c.n_seq), k((size_t) c.D*c.n_head_kv*c.kv_size*c.n_seq);
+        std::vector<float> v((size_t) c.D*c.n_kv*c.n_head_kv*c.n_seq), ff((size_t) c.D/2);
+        for (auto & y : q) y = u(rng);
+        for (auto & y : k) y = u(rng);
+        for (auto & y : v) y = u(rng);
+        for (auto & y : ff) y = 1.0f + 3.0f*(u(rng) + 1.0f);
+        std::vector<int32_t> pos((size_t) n_rows);
+        for (auto & y : pos) y = p(rng);
+        std::vector<float> m((size_t) c.n_kv*c.n_seq, 0.0f);
+        for (int64_t s = 0; s < c.n_seq; ++s) {
+            for (int64_t i = 0; i < c.n_kv; ++i) {
+                if (i % 29 == 3 || i >= c.n_kv - 5*s) m[s*c.n_kv + i] = -INFINITY;
+            }
+        }
+        // reference logits: the f16 stored keys rotated in double, f16-rounded queries
+        const auto kr = round_f16(k);
+        const auto qr = round_f16(q);
+        const double freq_scale  = c.freq_factors ? 0.5 : 1.0;
+        const double attn_factor = c.freq_factors ? 1.25 : 1.0;
+        const float  scale = 1.0f/std::sqrt((float) c.D);
+        std::vector<double> ref((size_t) c.n_kv*c.n_head*c.n_seq);
+        std::vector<double> kk((size_t) c.D);
+        for (int64_t s = 0; s < c.n_seq; ++s)
+        for (int64_t h = 0; h < c.n_head; ++h)
+        for (int64_t i = 0; i < c.n_kv; ++i) {
+            const float mv = m[s*c.n_kv + i];
+            double & out = ref[(s*c.n_head + h)*c.n_kv + i];
+            if (mv == -INFINITY) { out = -INFINITY; continue; }
+            const int64_t hk   = h/(c.n_head/c.n_head_kv);
+            const int64_t rrow = c.n_seq == 1 ? i : s*c.kv_size + i;
+            const float * a    = kr.data() + (rrow*c.n_head_kv + hk)*c.D;
+            for (int64_t e = 0; e < c.D/2; ++e) {
+                const double theta = freq_scale*pos[rrow]*std::pow(10000.0, -2.0*e/c.D)/(c.freq_factors ? ff[e] : 1.0f);
+                const int64_t i0 = c.mode == 0 ? 2*e : e;
+                const int64_t i1 = c.mode == 0 ? 2*e + 1 : e + c.D/2;
+                kk[i0] = attn_factor*(a[i0]*std::cos(theta) - a[i1]*std::sin(theta));
+                kk[i1] = attn_factor*(a[i0]*std::sin(theta) + a[i1]*std::cos(theta));
+            }
+            double d = 0;
+            for (int64_t e = 0; e < c.D; ++e) d += (double) qr[(s*c.n_head + h)*c.D + e]*kk[e];
+            out = d*scale + mv;
+        }
+        char what[160];
+        snprintf(what, sizeof what, "rope->flash_attn_ext %s D %lld [%lld of %lld kv, %lld/%lld heads, %lld seq]%s%s%s",
+                 c.mode == 0 ? "norm" : "neox", (long long) c.D, (long long) c.n_kv, (long long) c.kv_size,
+                 (long long) c.n_head, (long long) c.n_head_kv, (long long) c.n_seq,
+                 c.logits ? "" : " no logits", c.freq_factors ? " ff" : "", c.second_reader ? " 2 readers" : "");
+        // angles in f32 at positions in the thousands (see test_rope), keys rounded to f16 or not
+        const double tol = 5e-3;
+        rope_fa_result cpu;
+        for (const auto & be : bs) {
+            bool sup = false;
+            const auto got = rope_fa_run(be.b, c, q, k, v, m, pos, ff, &sup);
+            if (!sup) {
+                report(what, be.name + " support", INFINITY, 0);
+                continue;
+            }
+            if (c.logits) {
+                report(what, be.name + " vs ref", max_diff(got.logits, ref), tol);
+            }
+            if (be.is_cpu) {
+                cpu = got;
+                continue;
+            }
+            if (c.logits) {
+                report(what, be.name + " vs CPU", max_diff(got.logits, to_double(cpu.logits)), tol);
+            }
+            report(std::string(what) + " (output)", be.name + " vs CPU", max_diff(got.out, to_double(cpu.out)), tol);
+            if (c.fused_on_gpu || c.mode != 0 || c.second_reader) {
+                // fused: the RoPE's result left as it was; not fused: written
+                report(std::string(what) + (c.fused_on_gpu ? " (one kernel)" : " (RoPE pass)"), be.name,
+                       got.rope_written == !c.fused_on_gpu ? 0.0 : INFINITY, 0);
+            } else if (verbose) {
+                printf("info %-58s %-12s %s\n", what, be.name.c_str(), got.rope_written ? "RoPE pass" : "one kernel");
+            }
+        }
+    }
+}
+
 std::string exe_dir() {
     char buf[PATH_MAX];
     const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
@@ -483,6 +662,7 @@ int main(int argc, char ** argv) {
     test_col_sum(bs, rng);
     test_fa_logits(bs, rng);
     test_rope(bs, rng);
+    test_rope_fa(bs, rng);
 
     for (auto & b : bs) ggml_backend_free(b.b);
     printf("test-ops: %d comparisons agree, %d differ\n", n_ok, n_bad);
