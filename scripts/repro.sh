@@ -7,7 +7,9 @@
 # A .cmd file is data: one command a line (a trailing backslash continues it),
 # '#' comments, and a header that names the table and the machine kind
 # ("# machine: CPU" or "# machine: GPU"). Every command runs a program under
-# bin/ (bin/h2o, or a test binary under bin/tests/) from the repository root;
+# bin/ (bin/h2o, or a test binary under bin/tests/) from the repository root,
+# optionally after `env NAME=VALUE ...` (a backend switch such as
+# GGML_CUDA_DISABLE_FUSION=1, so that both sides of a comparison share a file);
 # the only expansions are $SHARED (the shared models and data), $OUT (this
 # run's log folder) and $MODELS (the random-weight models). A comment
 # "# exit: N" before a command says that it is expected to end with status N.
@@ -114,9 +116,15 @@ run_file() {
 
   local want cmd x i=0
   # Check every line before running any.
+  local prog
   while IFS=$'\t' read -r want cmd; do
     i=$((i + 1))
-    case $cmd in
+    prog=$cmd
+    if [[ $prog == "env "* ]]; then
+      prog=${prog#env }
+      while [[ $prog =~ ^[A-Z_][A-Z0-9_]*=[^\ ]*\  ]]; do prog=${prog#"${BASH_REMATCH[0]}"}; done
+    fi
+    case $prog in
       bin/*) ;;
       *) echo "repro: $file: command $i does not run a program under bin/: $cmd" >&2; return 2 ;;
     esac

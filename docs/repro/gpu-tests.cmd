@@ -5,8 +5,9 @@
 #   go test -c -o bin/tests/binding.test ./binding
 #   go test -c -o bin/tests/session.test ./session
 #   go test -c -o bin/tests/h2o.test ./h2o
-# The new ggml ops and the RoPE launch: CUDA against the CPU.
+# The new ggml ops, the RoPE launch and the flash attention that rotates the
+# keys it reads: CUDA against the CPU.
 bin/test-ops -v
 bin/tests/binding.test -test.run 'GPU|OutputArgmax' -test.v
-bin/tests/session.test -test.run 'PerHeadGPU|KeyStatsEqualHostKeys|KeyRulesGPU|RotateOnReadLogits|BatcherDeviceArgmax' -test.v
+bin/tests/session.test -test.run 'PerHeadGPU|KeyStatsEqualHostKeys|KeyRulesGPU|RotateOnReadLogits|RotateOnReadFlashAttnGPU|BatcherDeviceArgmax' -test.v
 bin/tests/h2o.test -test.run XXX -test.bench HeadTrackerStep -test.benchtime 50x
