@@ -145,19 +145,8 @@ func TestRotateOnReadLogits(t *testing.T) {
 		}
 		defer m.Close()
 		run := func(typeK string, rot KeyRotation) []float32 {
-			s := newSession(t, m, Options{Policy: h2o.Config{Policy: h2o.Sink, Budget: 32, Rolling: true},
+			return rollingLogits(t, m, Options{Policy: h2o.Config{Policy: h2o.Sink, Budget: 32, Rolling: true},
 				TypeK: typeK, TypeV: "f32", FlashAttn: "off", KeyRotation: rot, Threads: 1})
-			if err := s.Feed([]int32{1, 2, 3}); err != nil {
-				t.Fatal(err)
-			}
-			var all []float32
-			for i := 0; s.Stats().Evictions < 2000; i++ {
-				if err := s.Step(streamToken(i, m.Info().NVocab)); err != nil {
-					t.Fatal(err)
-				}
-				all = append(all, s.Logits()...)
-			}
-			return all
 		}
 		ref := run("f32", RotateInPlace)
 		for _, c := range []struct {
@@ -192,23 +181,12 @@ func TestRotateOnReadFlashAttnGPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	run := func(typeK, fa string, rot KeyRotation) []float32 {
-		s := newSession(t, m, Options{Policy: h2o.Config{Policy: h2o.Sink, Budget: 64, Rolling: true},
-			TypeK: typeK, TypeV: "f16", FlashAttn: fa, KeyRotation: rot, Threads: 1})
-		if err := s.Feed([]int32{1, 2, 3}); err != nil {
-			t.Fatal(err)
-		}
-		var all []float32
-		for i := 0; s.Stats().Evictions < 2000; i++ {
-			if err := s.Step(streamToken(i, m.Info().NVocab)); err != nil {
-				t.Fatal(err)
-			}
-			all = append(all, s.Logits()...)
-		}
-		return all
+	run := func(typeK string) []float32 {
+		return rollingLogits(t, m, Options{Policy: h2o.Config{Policy: h2o.Sink, Budget: 64, Rolling: true},
+			TypeK: typeK, TypeV: "f16", FlashAttn: "on", KeyRotation: RotateOnRead, Threads: 1})
 	}
-	ref := run("f32", "on", RotateOnRead)
-	got := run("f16", "on", RotateOnRead)
+	ref := run("f32")
+	got := run("f16")
 	worst, sum := 0.0, 0.0
 	for i := range got {
 		d := math.Abs(float64(got[i] - ref[i]))
@@ -225,6 +203,24 @@ func TestRotateOnReadFlashAttnGPU(t *testing.T) {
 		t.Errorf("K f16 rotated on read by flash attention: logits differ by %.3g at worst and %.3g on average, want at most %.3g and %.3g",
 			worst, mean, tolWorst, tolMean)
 	}
+}
+
+// rollingLogits teacher-forces a fixed token stream through a session until
+// 2,000 evictions and returns every step's logits, one after another.
+func rollingLogits(t *testing.T, m *binding.Model, o Options) []float32 {
+	t.Helper()
+	s := newSession(t, m, o)
+	if err := s.Feed([]int32{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	var all []float32
+	for i := 0; s.Stats().Evictions < 2000; i++ {
+		if err := s.Step(streamToken(i, m.Info().NVocab)); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, s.Logits()...)
+	}
+	return all
 }
 
 // streamToken is a fixed pseudo-random token stream (not 0: avoid special ids).
