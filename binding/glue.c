@@ -74,6 +74,11 @@ static h2o_rc status_end(int32_t rc) {
     return r;
 }
 
+h2o_rc h2o_model_quantize(const char * in, const char * out, const struct llama_model_quantize_params * p) {
+    status_begin();
+    return status_end((int32_t) llama_model_quantize(in, out, p));
+}
+
 h2o_rc h2o_decode(struct llama_context * ctx, struct llama_batch b) {
     status_begin();
     return status_end(llama_decode(ctx, b));

@@ -39,6 +39,7 @@ h2o_rc h2o_head_moves(struct llama_context * ctx, int32_t n,
         const int32_t * shift);
 h2o_rc h2o_key_stats(struct llama_context * ctx, enum llama_kv_key_stat stat,
         int32_t n, const int32_t * cells, float * out);
+h2o_rc h2o_model_quantize(const char * in, const char * out, const struct llama_model_quantize_params * p);
 
 // Load the runtime backends (CPU, CUDA, ...) that sit next to libggml.
 // Returns the directory searched.

@@ -36,6 +36,7 @@ const (
 	cmdServe
 	cmdChat
 	cmdServeBench
+	cmdGGUFConvert
 
 	cmdGenerate = cmdRun | cmdStream | cmdSummarize | cmdServe | cmdChat | cmdServeBench // one policy, generated text
 	cmdPolicy   = cmdGenerate | cmdPPL                                                   // the eviction policy flags
@@ -200,6 +201,10 @@ func flagTable() []option {
 		{cmdGGUFRandom, &cli.Int64Flag{Name: "seed", Value: 1}},
 		{cmdGGUFRandom, &cli.IntFlag{Name: "layers", Usage: "override the number of layers"}},
 		{cmdGGUFRandom, &cli.IntFlag{Name: "ctx", Usage: "override the trained context length"}},
+
+		// gguf convert
+		{cmdGGUFConvert, &cli.StringFlag{Name: "type", Required: true, Usage: "weight type of the output: " + strings.Join(convertTypeNames(), ", ")}},
+		{cmdGGUFConvert, &cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads (default: all CPUs)"}},
 	}
 }
 

@@ -180,7 +180,7 @@ func TestFlagScopes(t *testing.T) {
 }
 
 func TestFlagTableOneEntryPerCommand(t *testing.T) {
-	for bit := command(1); bit <= cmdGGUFRandom; bit <<= 1 {
+	for bit := command(1); bit <= cmdGGUFConvert; bit <<= 1 {
 		seen := map[string]bool{}
 		for _, f := range flagsFor(bit) {
 			for _, n := range f.Names() {

@@ -177,6 +177,19 @@ var badCases = []badCase{
 	{name: "gguf random negative context", args: func(f *fixtures) []string {
 		return []string{"gguf", "random", "-o", filepath.Join(f.out, "r.gguf"), "--ctx", "-5"}
 	}, want: "--ctx -5: want"},
+	{name: "gguf convert unknown type", args: func(f *fixtures) []string {
+		return []string{"gguf", "convert", "--type", "q3_k", f.stories, filepath.Join(f.out, "c.gguf")}
+	}, want: `unknown weight type "q3_k"`},
+	{name: "gguf convert one argument", args: func(f *fixtures) []string {
+		return []string{"gguf", "convert", "--type", "f16", f.stories}
+	}, want: "want IN and OUT"},
+	{name: "gguf convert truncated model", args: func(f *fixtures) []string {
+		return []string{"gguf", "convert", "--type", "f16", f.truncated, filepath.Join(f.out, "c.gguf")}
+	}, want: "to f16:", after: func(t *testing.T, f *fixtures, _ result) {
+		if _, err := os.Stat(filepath.Join(f.out, "c.gguf")); err == nil {
+			t.Error("a failed conversion left c.gguf behind")
+		}
+	}},
 	{name: "stream zero loops", args: func(f *fixtures) []string { return m(f, "stream", "--loop", "0") }, want: "--loop 0: want"},
 	{name: "summarize negative shots", args: func(f *fixtures) []string { return m(f, "summarize", "--input-path", f.requests, "--shots", "-1") }, want: "--shots -1: want"},
 	{name: "ppl zero parallel", args: func(f *fixtures) []string { return m(f, "ppl", f.text, "-j", "0") }, want: "--parallel 0: want"},
