@@ -9,14 +9,17 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"unsafe"
 )
 
-// ConvertTypes are the weight types Convert writes, as llama.cpp's file
+// convertTypes are the weight types Convert writes, as llama.cpp's file
 // types: every matrix in that type, 1-d tensors (norms) in f32.
-var ConvertTypes = map[string]C.enum_llama_ftype{
+var convertTypes = map[string]C.enum_llama_ftype{
 	"f32":  C.LLAMA_FTYPE_ALL_F32,
 	"f16":  C.LLAMA_FTYPE_MOSTLY_F16,
 	"bf16": C.LLAMA_FTYPE_MOSTLY_BF16,
@@ -24,9 +27,14 @@ var ConvertTypes = map[string]C.enum_llama_ftype{
 	"q4_0": C.LLAMA_FTYPE_MOSTLY_Q4_0,
 }
 
+// ConvertTypeNames are the weight types Convert writes, sorted.
+func ConvertTypeNames() []string {
+	return slices.Sorted(maps.Keys(convertTypes))
+}
+
 // ConvertParams chooses what Convert writes.
 type ConvertParams struct {
-	Type    string // a key of ConvertTypes
+	Type    string // one of ConvertTypeNames
 	Threads int    // 0: one per CPU
 }
 
@@ -39,9 +47,9 @@ type ConvertParams struct {
 func Convert(in, out string, p ConvertParams) error {
 	ensureInit()
 	op := fmt.Sprintf("convert %s to %s", in, p.Type)
-	ftype, ok := ConvertTypes[p.Type]
+	ftype, ok := convertTypes[p.Type]
 	if !ok {
-		return &Error{Op: op, Err: fmt.Errorf("unknown weight type %q (want f32, f16, bf16, q8_0 or q4_0)", p.Type)}
+		return &Error{Op: op, Err: fmt.Errorf("unknown weight type %q (want one of %s)", p.Type, strings.Join(ConvertTypeNames(), ", "))}
 	}
 	if p.Threads < 0 {
 		return &Error{Op: op, Err: fmt.Errorf("threads %d: want 0 (one per CPU) or more", p.Threads)}

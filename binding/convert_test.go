@@ -20,7 +20,7 @@ func TestConvert(t *testing.T) {
 		src                string
 		typ, tensor        string
 		minRatio, maxRatio float64 // output size / input size
-		minSame            int     // greedy tokens in common with the input model, of 24
+		minSame            int     // of the input model's 24 greedy tokens, how many the output predicts too
 	}{
 		{testutil.Stories260K(t), "f16", "F16", 0.45, 0.56, 24},
 		{testutil.EvalModel(t), "f16", "F16", 1.7, 1.95, 20},

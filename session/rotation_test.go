@@ -129,9 +129,9 @@ func TestRotateOnReadKeys(t *testing.T) {
 // keys rotated on read give the logits of keys re-rotated in place (f32):
 // the two ways differ only in rounding. The sink policy keeps the first
 // tokens where they are while the rest shift, so a shift applied wrongly
-// shows (under a window every kept key shifts alike, and RoPE is relative). On a GPU machine also with every
-// layer on the GPU, where the rotation on read is a CUDA RoPE pass over the
-// K view.
+// shows (under a window every kept key shifts alike, and RoPE is relative).
+// On a GPU machine also with every layer on the GPU, where the rotation on
+// read is a CUDA RoPE pass over the K view.
 func TestRotateOnReadLogits(t *testing.T) {
 	path := testutil.Stories260K(t)
 	backends := []int{0}

@@ -203,7 +203,7 @@ func flagTable() []option {
 		{cmdGGUFRandom, &cli.IntFlag{Name: "ctx", Usage: "override the trained context length"}},
 
 		// gguf convert
-		{cmdGGUFConvert, &cli.StringFlag{Name: "type", Required: true, Usage: "weight type of the output: " + strings.Join(convertTypeNames(), ", ")}},
+		{cmdGGUFConvert, &cli.StringFlag{Name: "type", Required: true, Usage: "weight type of the output: " + strings.Join(binding.ConvertTypeNames(), ", ")}},
 		{cmdGGUFConvert, &cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads (default: all CPUs)"}},
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/h2o-kv/h2o/binding"
@@ -127,14 +126,4 @@ func fileSize(n int64) string {
 		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
 	}
 	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-}
-
-// convertTypeNames are the weight types gguf convert writes, sorted.
-func convertTypeNames() []string {
-	var names []string
-	for n := range binding.ConvertTypes {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
 }
