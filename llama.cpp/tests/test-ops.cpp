@@ -181,6 +181,10 @@ void test_col_sum(const std::vector<backend> & bs, std::mt19937 & rng) {
         {896, 1, 32, 2, 32, true,  200, true }, // a stream of 896 cells, a fully masked row
         {300, 7,  8, 2,  1, false, 0,   true }, // several queries, no grouping, odd width
         {128, 3,  4, 1,  2, true,  127, false}, // only the first cell unmasked
+        {2304, 1, 32, 1, 32, true, 256, false}, // a 7B decode step: one group, nine blocks of cells
+        {896, 1, 32, 64, 32, true, 77,  true }, // 64 streams of 896 cells
+        {300, 7, 32, 1, 32, true,  0,   true }, // 224 rows a group: several tiles of row statistics
+        {301, 2,  8, 2,  4, false, 45,  true }, // a width that is not a multiple of 4 (scalar loads)
     };
     std::uniform_real_distribution<float> u(-8.0f, 8.0f);
     for (const auto & c : cases) {
