@@ -114,7 +114,28 @@ func benchAction(c *cli.Context) error {
 			rows = append(rows, r)
 		}
 	}
-	return writeBench(c, m, rows, bench.WriteJSON, bench.WriteMarkdown)
+	if err := writeBench(c, m, rows, bench.WriteJSON, bench.WriteMarkdown); err != nil {
+		return err
+	}
+	return failedRows(rows, func(r bench.Result) (string, error) { return r.Mode + " " + r.Test.String(), r.Err })
+}
+
+// failedRows makes a run with failed rows end with an error (a non-zero
+// exit) once every row, the failed ones included, has been written.
+func failedRows[R any](rows []R, what func(R) (string, error)) error {
+	failed, first := 0, ""
+	for _, r := range rows {
+		if name, err := what(r); err != nil {
+			if failed == 0 {
+				first = name + ": " + err.Error()
+			}
+			failed++
+		}
+	}
+	if failed == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d of %d rows failed; the first: %s", failed, len(rows), first)
 }
 
 // warnBenchContext says before a long silence when a test reads past the
@@ -184,7 +205,10 @@ func benchParallel(c *cli.Context, m *binding.Model, base session.Options, confi
 			}
 		}
 	}
-	return writeBench(c, m, rows, bench.WriteParallelJSON, bench.WriteParallelMarkdown)
+	if err := writeBench(c, m, rows, bench.WriteParallelJSON, bench.WriteParallelMarkdown); err != nil {
+		return err
+	}
+	return failedRows(rows, func(r bench.ParallelResult) (string, error) { return r.Mode + " " + r.Test.String(), r.Err })
 }
 
 // parallelList reads --parallel: numbers and auto (the memory plan's N, said on stderr).

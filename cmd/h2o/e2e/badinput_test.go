@@ -266,6 +266,13 @@ var badCases = []badCase{
 	{name: "summarize missing input", args: func(f *fixtures) []string { return m(f, "summarize", "--input-path", "/nonexistent/r.jsonl") }, want: "no such file"},
 	{name: "summarize zero parallel", args: func(f *fixtures) []string { return m(f, "summarize", "--input-path", f.requests, "--parallel", "0") }, want: "--parallel"},
 	{name: "summarize resume without output", args: func(f *fixtures) []string { return m(f, "summarize", "--input-path", f.requests, "--resume") }, want: "--resume needs --output-path"},
+	{name: "bench with a failed row exits non-zero after the table", args: func(f *fixtures) []string {
+		return m(f, "bench", "-c", "512", "-p", "0", "-n", "8", "-d", "0,600", "-r", "1", "--modes", "full")
+	}, want: "1 of 2 rows failed; the first: full tg8 @ d600: context full", after: func(t *testing.T, f *fixtures, r result) {
+		if !strings.Contains(r.stdout, "| full | tg8 |") || !strings.Contains(r.stdout, "| failed: context full") {
+			t.Errorf("stdout lacks the measured row or the failed one:\n%s", r.stdout)
+		}
+	}},
 	{name: "bench parallel 0", args: func(f *fixtures) []string { return m(f, "bench", "--parallel", "0", "-p", "8", "-n", "8") }, want: "--parallel"},
 	{name: "gguf info garbage", args: func(f *fixtures) []string { return []string{"gguf", "info", f.binary} }, want: "not a GGUF file"},
 	{name: "gguf random unknown preset", args: func(f *fixtures) []string {
