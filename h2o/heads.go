@@ -276,9 +276,9 @@ func (t *HeadTracker) evictHead(w *headWork, i, limit int) error {
 	keep := h.selectKeep(limit)
 	// cells of this head's evicted tokens that stay occupied: the movers' destinations
 	w.free = w.free[:0]
-	for j, e := range h.entries {
-		if !keep[j] && !t.freed[e.Slot] {
-			w.free = append(w.free, e.Slot)
+	for j := range h.entries {
+		if slot := h.entries[j].Slot; !keep[j] && !t.freed[slot] {
+			w.free = append(w.free, slot)
 		}
 	}
 	used, removed := 0, int32(0)

@@ -7,13 +7,17 @@ import (
 )
 
 // Entry is one token held in the KV cache.
+//
+// The fields are ordered largest first, which packs the struct into 48 bytes
+// instead of 56: per-head eviction keeps one per token and head and walks
+// them all at every step.
 type Entry struct {
-	Token  int32   // vocabulary id
 	Index  int64   // index in the whole stream (0-based, never reused)
-	Pos    int32   // current position in the KV cache
 	Score  float64 // accumulated attention, per the score rule
 	sum    float64 // running sum (for the mean rule)
 	Age    int     // steps the token has been in the cache, counting the step it entered
+	Token  int32   // vocabulary id
+	Pos    int32   // current position in the KV cache
 	Slot   int32   // KV cell holding the token (per-head eviction only; else unused)
 	hasKey bool    // SetKeys gave the token's keys, or SetKeyStat its statistic (knorm, keydiff)
 }
@@ -137,8 +141,9 @@ func (t *Tracker) AddStep(step []float64) error {
 	if len(step) != len(t.entries) {
 		return fmt.Errorf("h2o: %d step scores for %d cached tokens", len(step), len(t.entries))
 	}
+	k, gamma := kindOf(t.cfg.Score), t.cfg.Score.Gamma
 	for i := range t.entries {
-		t.entries[i].add(t.cfg.Score, step[i])
+		t.entries[i].add(k, gamma, step[i])
 	}
 	return nil
 }
@@ -146,25 +151,49 @@ func (t *Tracker) AddStep(step []float64) error {
 // addRow is AddStep with each entry's score read from the row of its cell
 // (per-head eviction); cells beyond the row received nothing.
 func (t *Tracker) addRow(row []float32) {
+	k, gamma := kindOf(t.cfg.Score), t.cfg.Score.Gamma
 	for i := range t.entries {
 		e := &t.entries[i]
 		v := 0.0
 		if int(e.Slot) < len(row) {
 			v = float64(row[e.Slot])
 		}
-		e.add(t.cfg.Score, v)
+		e.add(k, gamma, v)
 	}
 }
 
-func (e *Entry) add(r ScoreRule, v float64) {
-	e.Age++
-	e.sum += v
+// scoreKind is ScoreRule.Kind as a number: the rule is read once per step,
+// not once per cached token (per head, that is every token of every head).
+type scoreKind uint8
+
+const (
+	kindCum scoreKind = iota
+	kindMean
+	kindEMA
+	kindLast
+)
+
+func kindOf(r ScoreRule) scoreKind {
 	switch r.Kind {
 	case "mean":
-		e.Score = e.sum / float64(e.Age)
+		return kindMean
 	case "ema":
-		e.Score = r.Gamma*e.Score + v
+		return kindEMA
 	case "last":
+		return kindLast
+	}
+	return kindCum
+}
+
+func (e *Entry) add(k scoreKind, gamma, v float64) {
+	e.Age++
+	e.sum += v
+	switch k {
+	case kindMean:
+		e.Score = e.sum / float64(e.Age)
+	case kindEMA:
+		e.Score = gamma*e.Score + v
+	case kindLast:
 		e.Score = v
 	default: // cum
 		e.Score = e.sum
@@ -298,14 +327,16 @@ func (t *Tracker) compact(keep []bool, plan *Plan) {
 	out := t.entries[:first]
 	units := len(t.unit) == len(t.entries)
 	for i := first; i < len(t.entries); i++ {
-		e := t.entries[i]
+		// e is updated where it is and then copied down once: writes go only
+		// to indices below i, which were read already
+		e := &t.entries[i]
 		if units {
 			// the evicted key's buffer moves to the end, for the next token
 			t.unit[len(out)], t.unit[i] = t.unit[i], t.unit[len(out)]
 		}
 		if !keep[i] {
 			if plan != nil {
-				plan.Evicted = append(plan.Evicted, e)
+				plan.Evicted = append(plan.Evicted, *e)
 				if r := len(plan.Remove); r > 0 && plan.Remove[r-1].P1 == e.Pos {
 					plan.Remove[r-1].P1++
 				} else {
@@ -326,7 +357,10 @@ func (t *Tracker) compact(keep []bool, plan *Plan) {
 			}
 			e.Pos -= removedBefore
 		}
-		out = append(out, e)
+		if n := len(out); n != i {
+			t.entries[n] = *e
+		}
+		out = t.entries[:len(out)+1]
 	}
 	t.entries = out
 	if units {
