@@ -4,6 +4,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -73,8 +74,9 @@ func meanStd(v []float64) (float64, float64) {
 
 // Run measures one test under the given session options, reps times.
 // The cache is filled with Depth random tokens (through the policy, so an
-// evicting cache holds only its budget), then the test runs.
-func Run(m *binding.Model, opts session.Options, t Test, reps int, seed uint64) Result {
+// evicting cache holds only its budget), then the test runs. Cancelling ctx
+// ends it between two decodes with session.ErrInterrupted.
+func Run(ctx context.Context, m *binding.Model, opts session.Options, t Test, reps int, seed uint64) Result {
 	res := Result{Test: t, Mode: opts.Policy.String()}
 	if !opts.Policy.Evicts() && opts.NCtx == 0 {
 		opts.NCtx = t.Depth + t.Prompt + t.Gen + 1
@@ -85,6 +87,7 @@ func Run(m *binding.Model, opts session.Options, t Test, reps int, seed uint64) 
 		return res
 	}
 	defer s.Close()
+	s.SetFeedProgress(func(int, int) bool { return ctx.Err() == nil })
 	res.Mode = s.Options().Resolved().String()
 	if opts.Scores != binding.ScoresOff && !s.Options().Resolved().NeedsScores() {
 		res.Mode += " +scores" // the patch's collection alone, nothing reads it
@@ -116,6 +119,10 @@ func Run(m *binding.Model, opts session.Options, t Test, reps int, seed uint64) 
 		start := time.Now()
 		if t.Gen > 0 {
 			for i, tok := range randomTokens(t.Gen) {
+				if ctx.Err() != nil {
+					res.Err = session.ErrInterrupted
+					return res
+				}
 				if res.Err = s.Step(tok); res.Err != nil {
 					return res
 				}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -15,10 +16,10 @@ func TestRunAndTables(t *testing.T) {
 	m := testmodel.Stories(t)
 	cfg := h2o.Config{Policy: h2o.H2O, Budget: 64, HeavyHitters: 32, Rolling: true}
 	rows := []Result{
-		Run(m, session.Options{Policy: h2o.Config{Policy: h2o.Full}, Threads: 1}, Test{Gen: 16, Depth: 100}, 2, 1),
-		Run(m, session.Options{Policy: cfg, Threads: 1}, Test{Gen: 16, Depth: 300}, 2, 1),
-		Run(m, session.Options{Policy: cfg, Threads: 1}, Test{Prompt: 200}, 1, 1),
-		Run(m, session.Options{Policy: h2o.Config{Policy: h2o.Full}, NCtx: 256, Threads: 1}, Test{Gen: 16, Depth: 300}, 1, 1),
+		Run(context.Background(), m, session.Options{Policy: h2o.Config{Policy: h2o.Full}, Threads: 1}, Test{Gen: 16, Depth: 100}, 2, 1),
+		Run(context.Background(), m, session.Options{Policy: cfg, Threads: 1}, Test{Gen: 16, Depth: 300}, 2, 1),
+		Run(context.Background(), m, session.Options{Policy: cfg, Threads: 1}, Test{Prompt: 200}, 1, 1),
+		Run(context.Background(), m, session.Options{Policy: h2o.Config{Policy: h2o.Full}, NCtx: 256, Threads: 1}, Test{Gen: 16, Depth: 300}, 1, 1),
 	}
 	for _, r := range rows[:3] {
 		if r.Err != nil || len(r.TPS) == 0 || r.Mean() <= 0 {

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -41,8 +42,9 @@ type ParallelResult struct {
 // RunParallel measures one batched test: all prompts are read first (timed
 // apart), then every sequence generates Gen tokens, one token of each per
 // decode, end-of-generation ignored. A full cache gets Prompt+Gen cells per
-// sequence unless opts.NCtx says otherwise.
-func RunParallel(m *binding.Model, opts session.Options, t ParallelTest, seed uint64, progress io.Writer) ParallelResult {
+// sequence unless opts.NCtx says otherwise. Cancelling ctx ends it between
+// two steps with session.ErrInterrupted.
+func RunParallel(ctx context.Context, m *binding.Model, opts session.Options, t ParallelTest, seed uint64, progress io.Writer) ParallelResult {
 	res := ParallelResult{Test: t, Mode: opts.Policy.String()}
 	if !opts.Policy.Evicts() && opts.NCtx == 0 {
 		opts.NCtx = t.Prompt + t.Gen
@@ -88,6 +90,9 @@ func RunParallel(m *binding.Model, opts session.Options, t ParallelTest, seed ui
 	phase := func(name string, prefill bool, pending func() int) (time.Duration, error) {
 		start, st0 := time.Now(), b.Stats()
 		for steps := 0; pending() > 0; steps++ {
+			if ctx.Err() != nil {
+				return 0, session.ErrInterrupted
+			}
 			done, err := b.Step(prefill)
 			if err != nil {
 				return 0, err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -99,14 +100,20 @@ func benchAction(c *cli.Context) error {
 	}
 	opts = withThreadDefault(c, m, opts)
 	warnBenchContext(m, opts, tests)
+	ctx, stop := interruptible()
+	defer stop()
 	if c.IsSet("parallel") {
-		return benchParallel(c, m, opts, configs, prompts, gens)
+		return benchParallel(ctx, c, m, opts, configs, prompts, gens)
 	}
 	var rows []bench.Result
+rows:
 	for _, cfg := range configs {
 		for _, t := range tests {
 			opts.Policy = cfg
-			r := bench.Run(m, opts, t, c.Int("repetitions"), 42)
+			r := bench.Run(ctx, m, opts, t, c.Int("repetitions"), 42)
+			if errors.Is(r.Err, session.ErrInterrupted) {
+				break rows
+			}
 			fmt.Fprintf(os.Stderr, "bench: %-22s %-14s %10.2f t/s %v\n", r.Mode, r.Test, r.Mean(), errText(r.Err))
 			if c.Bool("verbose") && r.Err == nil {
 				fmt.Fprintf(os.Stderr, "bench: %s %s: %d of %d timed decodes reused the previous graph\n", r.Mode, r.Test, r.GraphsReused, r.Decodes)
@@ -117,12 +124,16 @@ func benchAction(c *cli.Context) error {
 	if err := writeBench(c, m, rows, bench.WriteJSON, bench.WriteMarkdown); err != nil {
 		return err
 	}
-	return failedRows(rows, func(r bench.Result) (string, error) { return r.Mode + " " + r.Test.String(), r.Err })
+	return benchEnd(ctx, rows, func(r bench.Result) (string, error) { return r.Mode + " " + r.Test.String(), r.Err })
 }
 
-// failedRows makes a run with failed rows end with an error (a non-zero
-// exit) once every row, the failed ones included, has been written.
-func failedRows[R any](rows []R, what func(R) (string, error)) error {
+// benchEnd is the exit of a bench run once its rows are written: stopped by
+// a signal (status 130, with the rows measured before it), or an error (a
+// non-zero exit) when rows failed.
+func benchEnd[R any](ctx context.Context, rows []R, what func(R) (string, error)) error {
+	if ctx.Err() != nil {
+		return interrupted(fmt.Sprintf("bench stopped: the %d rows measured before the signal are written", len(rows)))
+	}
 	failed, first := 0, ""
 	for _, r := range rows {
 		if name, err := what(r); err != nil {
@@ -175,8 +186,9 @@ func benchOptions(c *cli.Context) (session.Options, error) {
 }
 
 // benchParallel runs the batched tests: every mode x prompt x generation x N.
-func benchParallel(c *cli.Context, m *binding.Model, base session.Options, configs []h2o.Config, prompts, gens []int) error {
+func benchParallel(ctx context.Context, c *cli.Context, m *binding.Model, base session.Options, configs []h2o.Config, prompts, gens []int) error {
 	var rows []bench.ParallelResult
+rows:
 	for _, cfg := range configs {
 		for _, p := range prompts {
 			for _, g := range gens {
@@ -193,10 +205,13 @@ func benchParallel(c *cli.Context, m *binding.Model, base session.Options, confi
 					if c.Bool("profile-ops") {
 						opts.Profile = binding.NewOpProfile()
 					}
-					r := bench.RunParallel(m, opts, bench.ParallelTest{N: n, Prompt: p, Gen: g}, 42, os.Stderr)
+					r := bench.RunParallel(ctx, m, opts, bench.ParallelTest{N: n, Prompt: p, Gen: g}, 42, os.Stderr)
 					if opts.Profile != nil {
 						bench.WriteOpProfile(os.Stderr, r)
 						opts.Profile.Close()
+					}
+					if errors.Is(r.Err, session.ErrInterrupted) {
+						break rows
 					}
 					fmt.Fprintf(os.Stderr, "bench: %-22s %-22s prefill %9.1f t/s, decode %9.1f t/s, peak VRAM %.2f GiB %v\n",
 						r.Mode, r.Test, r.PrefillTPS, r.DecodeTPS, float64(r.PeakVRAM)/(1<<30), errText(r.Err))
@@ -208,7 +223,7 @@ func benchParallel(c *cli.Context, m *binding.Model, base session.Options, confi
 	if err := writeBench(c, m, rows, bench.WriteParallelJSON, bench.WriteParallelMarkdown); err != nil {
 		return err
 	}
-	return failedRows(rows, func(r bench.ParallelResult) (string, error) { return r.Mode + " " + r.Test.String(), r.Err })
+	return benchEnd(ctx, rows, func(r bench.ParallelResult) (string, error) { return r.Mode + " " + r.Test.String(), r.Err })
 }
 
 // parallelList reads --parallel: numbers and auto (the memory plan's N, said on stderr).

@@ -128,6 +128,40 @@ func TestInterruptPPL(t *testing.T) {
 	}
 }
 
+// Ctrl-C stops bench inside a row (single sequence and batched): the rows
+// measured before it are written, the one it stopped is not, within the
+// limit (not when the long row would end).
+func TestInterruptBench(t *testing.T) {
+	model := stories(t)
+	for _, c := range []struct {
+		name, row, stopped string
+		done               *regexp.Regexp // the first row's line on stderr: the long row has started
+	}{
+		{"single", "| window B=64 | tg32 |", "tg1000000", regexp.MustCompile(`bench: window B=64 +tg32 `)},
+		{"batched", "| window B=64 | np2 pp8+tg32 |", "tg1000000", regexp.MustCompile(`bench: window B=64 +np2 pp8\+tg32 +prefill`)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := []string{"bench", "-m", model, "-t", "1", "-n", "32,1000000", "-r", "1", "--modes", "window", "--budgets", "64"}
+			if c.name == "batched" {
+				args = append(args, "-p", "8", "--parallel", "2")
+			} else {
+				args = append(args, "-p", "0")
+			}
+			r := interrupt(t, 20*time.Second, func(_, errOut string) bool { return c.done.MatchString(errOut) }, args...)
+			mustExit130(t, r)
+			if !strings.Contains(r.stdout, c.row) {
+				t.Errorf("the row measured before the signal is missing:\n%s", r.stdout)
+			}
+			if strings.Contains(r.stdout, c.stopped) {
+				t.Errorf("the row the signal stopped is in the table:\n%s", r.stdout)
+			}
+			if !strings.Contains(r.stderr, "bench stopped: the 1 rows measured before the signal are written") {
+				t.Errorf("stderr does not say how the run stopped:\n%s", r.stderr)
+			}
+		})
+	}
+}
+
 // pplColumn is the policy and ppl cells of a ppl table's rows.
 func pplColumn(t *testing.T, table string) []string {
 	t.Helper()
