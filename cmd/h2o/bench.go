@@ -132,7 +132,7 @@ rows:
 // non-zero exit) when rows failed.
 func benchEnd[R any](ctx context.Context, rows []R, what func(R) (string, error)) error {
 	if ctx.Err() != nil {
-		return interrupted(fmt.Sprintf("bench stopped: the %d rows measured before the signal are written", len(rows)))
+		return interrupted(fmt.Sprintf("bench stopped by a signal; the rows measured before it (%d) are written", len(rows)))
 	}
 	failed, first := 0, ""
 	for _, r := range rows {

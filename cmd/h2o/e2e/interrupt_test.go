@@ -155,7 +155,7 @@ func TestInterruptBench(t *testing.T) {
 			if strings.Contains(r.stdout, c.stopped) {
 				t.Errorf("the row the signal stopped is in the table:\n%s", r.stdout)
 			}
-			if !strings.Contains(r.stderr, "bench stopped: the 1 rows measured before the signal are written") {
+			if !strings.Contains(r.stderr, "bench stopped by a signal; the rows measured before it (1) are written") {
 				t.Errorf("stderr does not say how the run stopped:\n%s", r.stderr)
 			}
 		})
