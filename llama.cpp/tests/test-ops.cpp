@@ -4,9 +4,11 @@
 // compared with a plain double-precision reference computed here, and every
 // GPU result with the CPU's.
 //
-//   soft_max_col_sum           (patch: ggml ops for attention column sums)
+//   soft_max_col_sum           (patch: ggml ops for attention column sums),
+//                              with and without the rows' statistics given
 //   flash_attn_ext + logits    (patch: flash attention logits side output),
-//                              the logits written to a ggml_empty_4d tensor
+//                              the logits and the rows' softmax statistics
+//                              written to ggml_empty_4d tensors
 //   rope over narrow rows      (patch: ggml-cuda RoPE blocks of several rows),
 //                              the many rows of 64 pairs a rotation of the
 //                              cached keys reads, and rows of other widths
@@ -20,6 +22,7 @@
 #include "ggml-backend.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -118,6 +121,34 @@ std::vector<float> round_f16(const std::vector<float> & v) {
     return r;
 }
 
+// Each row's log-sum-exp from softmax statistics (reference r, sum of
+// exp(x - r)): what two kernels with different references must agree on.
+// -INF for a fully masked row (sum 0).
+std::vector<float> stats_lse(const std::vector<float> & st) {
+    std::vector<float> lse(st.size()/2);
+    for (size_t i = 0; i < lse.size(); ++i) {
+        lse[i] = st[2*i + 1] == 0.0f ? -INFINITY : st[2*i] + std::log(st[2*i + 1]);
+    }
+    return lse;
+}
+
+// The log-sum-exp of each row of n logits.
+std::vector<double> ref_lse(const std::vector<double> & x, int64_t n) {
+    std::vector<double> lse(x.size()/n);
+    for (size_t r = 0; r < lse.size(); ++r) {
+        const double * row = x.data() + r*n;
+        const double m = *std::max_element(row, row + n);
+        if (m == -INFINITY) {
+            lse[r] = -INFINITY;
+            continue;
+        }
+        double z = 0;
+        for (int64_t i = 0; i < n; ++i) z += std::exp(row[i] - m);
+        lse[r] = m + std::log(z);
+    }
+    return lse;
+}
+
 // ---- soft_max_col_sum -------------------------------------------------------
 
 struct col_sum_case {
@@ -151,13 +182,38 @@ std::vector<double> col_sum_ref(const col_sum_case & c, const std::vector<float>
     return out;
 }
 
+// Row statistics as a kernel that computed the logits gives them: a
+// reference above the row's max (it need not be the max) and the sum of
+// exp(x - reference); a fully masked row gets a sum of 0 and the reference
+// either backend's flash attention leaves (-INF on the CPU, -FLT_MAX/2 on CUDA).
+std::vector<float> col_sum_stats(const col_sum_case & c, const std::vector<float> & a) {
+    const int64_t n_rows = c.n_q*c.n_head*c.n_seq;
+    std::vector<float> st(2*n_rows);
+    for (int64_t r = 0; r < n_rows; ++r) {
+        const float * x = a.data() + r*c.n_kv;
+        const float m = *std::max_element(x, x + c.n_kv);
+        if (m == -INFINITY) {
+            st[2*r]     = r % 2 ? -INFINITY : -FLT_MAX/2;
+            st[2*r + 1] = 0.0f;
+            continue;
+        }
+        const double ref = m + 2.5;
+        double z = 0;
+        for (int64_t i = 0; i < c.n_kv; ++i) z += std::exp(x[i] - ref);
+        st[2*r]     = (float) ref;
+        st[2*r + 1] = (float) z;
+    }
+    return st;
+}
+
 std::vector<float> col_sum_run(ggml_backend_t b, const col_sum_case & c, const std::vector<float> & a_h,
-        const std::vector<float> & acc_h, bool * supported) {
+        const std::vector<float> & acc_h, const std::vector<float> * stats_h, bool * supported) {
     graph_run g;
     g.ctx = new_ctx();
     ggml_tensor * a   = ggml_new_tensor_4d(g.ctx, GGML_TYPE_F32, c.n_kv, c.n_q, c.n_head, c.n_seq);
     ggml_tensor * acc = c.with_acc ? ggml_new_tensor_4d(g.ctx, GGML_TYPE_F32, c.n_kv, 1, c.n_head/c.n_grp, c.n_seq) : nullptr;
-    ggml_tensor * out = ggml_soft_max_col_sum(g.ctx, a, acc, c.n_grp);
+    ggml_tensor * st  = stats_h ? ggml_new_tensor_4d(g.ctx, GGML_TYPE_F32, 2, c.n_q, c.n_head, c.n_seq) : nullptr;
+    ggml_tensor * out = ggml_soft_max_col_sum(g.ctx, a, st, acc, c.n_grp);
     *supported = ggml_backend_supports_op(b, out);
     if (!*supported) {
         return {};
@@ -167,6 +223,7 @@ std::vector<float> col_sum_run(ggml_backend_t b, const col_sum_case & c, const s
     g.buf = ggml_backend_alloc_ctx_tensors(g.ctx, b);
     set_f32(a, a_h);
     if (acc) set_f32(acc, acc_h);
+    if (st) set_f32(st, *stats_h);
     if (ggml_backend_graph_compute(b, gf) != GGML_STATUS_SUCCESS) {
         *supported = false;
         return {};
@@ -202,23 +259,27 @@ void test_col_sum(const std::vector<backend> & bs, std::mt19937 & rng) {
             acc.resize((size_t) c.n_kv*(c.n_head/c.n_grp)*c.n_seq);
             for (auto & x : acc) x = std::fabs(u(rng));
         }
-        const auto ref = col_sum_ref(c, a, acc);
-        char what[128];
-        snprintf(what, sizeof what, "soft_max_col_sum [%lld,%lld,%lld,%lld] grp %d%s",
-                 (long long) c.n_kv, (long long) c.n_q, (long long) c.n_head, (long long) c.n_seq, c.n_grp, c.with_acc ? " +acc" : "");
-        std::vector<float> cpu;
-        for (const auto & be : bs) {
-            bool sup = false;
-            const auto got = col_sum_run(be.b, c, a, acc, &sup);
-            if (!sup) {
-                report(what, be.name + " support", INFINITY, 0);
-                continue;
-            }
-            report(what, be.name + " vs ref", max_diff(got, ref), 1e-4);
-            if (be.is_cpu) {
-                cpu = got;
-            } else if (!cpu.empty()) {
-                report(what, be.name + " vs CPU", max_diff(got, to_double(cpu)), 1e-4);
+        const auto ref   = col_sum_ref(c, a, acc);
+        const auto stats = col_sum_stats(c, a);
+        for (const bool given : {false, true}) {
+            char what[128];
+            snprintf(what, sizeof what, "soft_max_col_sum [%lld,%lld,%lld,%lld] grp %d%s%s",
+                     (long long) c.n_kv, (long long) c.n_q, (long long) c.n_head, (long long) c.n_seq, c.n_grp,
+                     c.with_acc ? " +acc" : "", given ? " +stats" : "");
+            std::vector<float> cpu;
+            for (const auto & be : bs) {
+                bool sup = false;
+                const auto got = col_sum_run(be.b, c, a, acc, given ? &stats : nullptr, &sup);
+                if (!sup) {
+                    report(what, be.name + " support", INFINITY, 0);
+                    continue;
+                }
+                report(what, be.name + " vs ref", max_diff(got, ref), 1e-4);
+                if (be.is_cpu) {
+                    cpu = got;
+                } else if (!cpu.empty()) {
+                    report(what, be.name + " vs CPU", max_diff(got, to_double(cpu)), 1e-4);
+                }
             }
         }
     }
@@ -232,7 +293,7 @@ struct fa_case {
 };
 
 struct fa_result {
-    std::vector<float> out, logits;
+    std::vector<float> out, logits, stats;
 };
 
 fa_result fa_run(ggml_backend_t b, const fa_case & c, const std::vector<float> & q_h, const std::vector<float> & k_h,
@@ -246,7 +307,8 @@ fa_result fa_run(ggml_backend_t b, const fa_case & c, const std::vector<float> &
     ggml_tensor * fa = ggml_flash_attn_ext(g.ctx, q, k, v, m, scale, 0.0f, 0.0f);
     ggml_flash_attn_ext_set_prec(fa, GGML_PREC_F32);
     ggml_tensor * logits = ggml_empty_4d(g.ctx, q, GGML_TYPE_F32, c.n_kv, c.n_q, c.n_head, c.n_seq);
-    ggml_flash_attn_ext_set_logits(fa, logits);
+    ggml_tensor * stats  = ggml_empty_4d(g.ctx, q, GGML_TYPE_F32, 2, c.n_q, c.n_head, c.n_seq);
+    ggml_flash_attn_ext_set_logits(fa, logits, stats);
     *supported = ggml_backend_supports_op(b, fa) && ggml_backend_supports_op(b, logits);
     if (!*supported) {
         return {};
@@ -255,14 +317,14 @@ fa_result fa_run(ggml_backend_t b, const fa_case & c, const std::vector<float> &
     ggml_build_forward_expand(gf, fa);
     g.buf = ggml_backend_alloc_ctx_tensors(g.ctx, b);
     // garbage in the output, so that a cell the kernel fails to write shows
-    std::vector<float> junk(ggml_nelements(logits), 12345.0f);
-    set_f32(logits, junk);
+    set_f32(logits, std::vector<float>(ggml_nelements(logits), 12345.0f));
+    set_f32(stats, std::vector<float>(ggml_nelements(stats), 12345.0f));
     set_f32(q, q_h); set_f32(k, k_h); set_f32(v, v_h); set_f32(m, m_h);
     if (ggml_backend_graph_compute(b, gf) != GGML_STATUS_SUCCESS) {
         *supported = false;
         return {};
     }
-    return { get_f32(fa), get_f32(logits) };
+    return { get_f32(fa), get_f32(logits), get_f32(stats) };
 }
 
 void test_fa_logits(const std::vector<backend> & bs, std::mt19937 & rng) {
@@ -328,6 +390,8 @@ void test_fa_logits(const std::vector<backend> & bs, std::mt19937 & rng) {
                 continue;
             }
             report(what, be.name + " vs ref", max_diff(got.logits, ref), 2e-3);
+            // the rows' statistics: the log-sum-exp they stand for
+            report(std::string(what) + " (row stats)", be.name + " vs ref", max_diff(stats_lse(got.stats), ref_lse(ref, c.n_kv)), 2e-3);
             if (be.is_cpu) {
                 cpu = got;
             } else if (!cpu.logits.empty()) {
@@ -452,7 +516,7 @@ struct rope_fa_case {
 };
 
 struct rope_fa_result {
-    std::vector<float> out, logits;
+    std::vector<float> out, logits, stats;
     bool               rope_written = true;
 };
 
@@ -481,9 +545,11 @@ rope_fa_result rope_fa_run(ggml_backend_t b, const rope_fa_case & c, const std::
     ggml_tensor * fa  = ggml_flash_attn_ext(g.ctx, q, k, v, m, 1.0f/std::sqrt((float) c.D), 0.0f, 0.0f);
     ggml_flash_attn_ext_set_prec(fa, GGML_PREC_F32);
     ggml_tensor * logits = nullptr;
+    ggml_tensor * stats  = nullptr;
     if (c.logits) {
         logits = ggml_empty_4d(g.ctx, q, GGML_TYPE_F32, c.n_kv, 1, c.n_head, c.n_seq);
-        ggml_flash_attn_ext_set_logits(fa, logits);
+        stats  = ggml_empty_4d(g.ctx, q, GGML_TYPE_F32, 2, 1, c.n_head, c.n_seq);
+        ggml_flash_attn_ext_set_logits(fa, logits, stats);
     }
     ggml_tensor * other = c.second_reader ? ggml_cast(g.ctx, r, GGML_TYPE_F32) : nullptr;
     *supported = ggml_backend_supports_op(b, r) && ggml_backend_supports_op(b, fa) && (!logits || ggml_backend_supports_op(b, logits));
@@ -511,6 +577,7 @@ rope_fa_result rope_fa_run(ggml_backend_t b, const rope_fa_case & c, const std::
     res.out = get_f32(fa);
     if (logits) {
         res.logits = get_f32(logits);
+        res.stats  = get_f32(stats);
     }
     const auto rv = get_f32(r);
     res.rope_written = std::any_of(rv.begin(), rv.end(), [](float y) { return y != rope_fa_junk; });
@@ -591,6 +658,8 @@ void test_rope_fa(const std::vector<backend> & bs, std::mt19937 & rng) {
             }
             if (c.logits) {
                 report(what, be.name + " vs ref", max_diff(got.logits, ref), tol);
+                report(std::string(what) + " (row stats)", be.name + " vs ref",
+                       max_diff(stats_lse(got.stats), ref_lse(ref, c.n_kv)), tol);
             }
             if (be.is_cpu) {
                 cpu = got;
@@ -624,6 +693,7 @@ std::string exe_dir() {
 } // namespace
 
 int main(int argc, char ** argv) {
+    setvbuf(stdout, nullptr, _IOLBF, 0); // a crash still shows the cases before it
     for (int i = 1; i < argc; ++i) {
         if (strcmp(argv[i], "-v") == 0) {
             verbose = true;
