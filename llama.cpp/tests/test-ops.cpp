@@ -15,6 +15,8 @@
 //   rope -> flash_attn_ext     (patch: ggml-cuda flash attention rotates the
 //                              keys it reads), one kernel on CUDA where it
 //                              qualifies, a RoPE pass where it does not
+//   cpy quantized -> f32       (patch: ggml-cuda contiguous dequantizing
+//                              copies), the cast of a quantized K view
 //
 // Usage: test-ops [-v]. Exit status 0 when every case agrees.
 #include "ggml.h"
@@ -680,6 +682,69 @@ void test_rope_fa(const std::vector<backend> & bs, std::mt19937 & rng) {
     }
 }
 
+// ---- copies that dequantize -------------------------------------------------
+
+// A quantized K cache's first rows viewed as [head size, heads, rows] and cast
+// to f32, as a rotation of the cached keys reads them; and a view with a gap
+// between its rows (not contiguous), which takes the element-wise copy.
+struct dequant_case {
+    ggml_type type;
+    int64_t   D, n_head, n_rows, kv_size;
+    bool      gap; // every other row: not contiguous
+};
+
+void test_cpy_dequant(const std::vector<backend> & bs, std::mt19937 & rng) {
+    const dequant_case cases[] = {
+        {GGML_TYPE_Q8_0, 128, 32, 2304, 4096, false}, // a 7B layer's keys at 2,304 cells
+        {GGML_TYPE_Q8_0, 128,  8,  300,  512, false},
+        {GGML_TYPE_Q4_0, 128,  8,  300,  512, false},
+        {GGML_TYPE_Q5_1,  64,  4,  128,  256, false},
+        {GGML_TYPE_Q8_0, 128,  8,  100,  512, true },
+    };
+    std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+    for (const auto & c : cases) {
+        const int64_t n_embd = c.D*c.n_head;
+        std::vector<float> src((size_t) n_embd*c.kv_size);
+        for (auto & x : src) x = u(rng);
+        std::vector<uint8_t> q(ggml_row_size(c.type, n_embd)*c.kv_size);
+        ggml_quantize_chunk(c.type, src.data(), q.data(), 0, c.kv_size, n_embd, nullptr);
+        // the reference: the CPU's dequantization of the rows the view reads
+        const auto * tt = ggml_get_type_traits(c.type);
+        std::vector<float> all(src.size());
+        tt->to_float(q.data(), all.data(), (int64_t) all.size());
+        std::vector<double> ref;
+        for (int64_t r = 0; r < c.n_rows; ++r) {
+            const int64_t row = c.gap ? 2*r : r;
+            ref.insert(ref.end(), all.begin() + row*n_embd, all.begin() + (row + 1)*n_embd);
+        }
+        char what[128];
+        snprintf(what, sizeof what, "cpy %s -> f32 [%lld, %lld, %lld]%s", ggml_type_name(c.type),
+                 (long long) c.D, (long long) c.n_head, (long long) c.n_rows, c.gap ? " not contiguous" : "");
+        for (const auto & be : bs) {
+            graph_run g;
+            g.ctx = new_ctx();
+            ggml_tensor * k   = ggml_new_tensor_2d(g.ctx, c.type, n_embd, c.kv_size);
+            const size_t  row = ggml_row_size(c.type, n_embd);
+            ggml_tensor * v   = ggml_view_3d(g.ctx, k, c.D, c.n_head, c.n_rows, ggml_row_size(c.type, c.D), c.gap ? 2*row : row, 0);
+            ggml_tensor * out = ggml_cast(g.ctx, v, GGML_TYPE_F32);
+            if (!ggml_backend_supports_op(be.b, out)) {
+                report(what, be.name + " support", INFINITY, 0);
+                continue;
+            }
+            ggml_cgraph * gf = ggml_new_graph(g.ctx);
+            ggml_build_forward_expand(gf, out);
+            g.buf = ggml_backend_alloc_ctx_tensors(g.ctx, be.b);
+            ggml_backend_tensor_set(k, q.data(), 0, q.size());
+            if (ggml_backend_graph_compute(be.b, gf) != GGML_STATUS_SUCCESS) {
+                report(what, be.name + " compute", INFINITY, 0);
+                continue;
+            }
+            // the same products of a scale and a quant in f32 on every backend
+            report(what, be.name + " vs ref", max_diff(get_f32(out), ref), 1e-6);
+        }
+    }
+}
+
 std::string exe_dir() {
     char buf[PATH_MAX];
     const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
@@ -737,6 +802,7 @@ int main(int argc, char ** argv) {
     test_fa_logits(bs, rng);
     test_rope(bs, rng);
     test_rope_fa(bs, rng);
+    test_cpy_dequant(bs, rng);
 
     for (auto & b : bs) ggml_backend_free(b.b);
     printf("test-ops: %d comparisons agree, %d differ\n", n_ok, n_bad);
