@@ -19,7 +19,7 @@
 //
 // Options say what to run; New resolves where: the KV cache types, whether
 // flash attention runs (with scores, "auto" is on only with layers on a GPU
-// and f16 keys) and how the attention scores are collected. Session.Options
+// and f16 keys, or keys rotated on read and f16 values) and how the attention scores are collected. Session.Options
 // shows the result. The per-sequence policy state is either one set of kept
 // tokens for all heads (granularity token, h2o.Tracker) or one per layer and
 // KV head (granularity head, h2o.HeadTracker; a Session only).

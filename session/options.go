@@ -37,7 +37,8 @@ type Options struct {
 	NCtx    int
 	Threads int
 	// FlashAttn is on, off or auto ("" = auto). With scores, auto is on only
-	// with GPU layers and f16 keys; without, llama.cpp picks by device support.
+	// with GPU layers and f16 keys (or keys rotated on read, which reach it
+	// in f16, and f16 values); without, llama.cpp picks by device support.
 	FlashAttn    string
 	TypeK, TypeV string // KV cache types; "" = f16, or f32 for K when rolling with keys rotated in place
 	// KeyRotation says how position rolling reaches the cached keys:
@@ -102,9 +103,17 @@ func (o Options) resolve(gpu bool) (Options, error) {
 	}
 	if o.FlashAttn == "" || o.FlashAttn == "auto" {
 		o.FlashAttn = "auto"
-		if o.Scores != binding.ScoresOff && !gpu {
+		switch {
+		case o.Scores != binding.ScoresOff && !gpu:
 			// on the CPU the scores come from the plain attention path
 			o.FlashAttn = "off"
+		case gpu && o.rotateOnRead && o.TypeK != "f16" && (o.TypeV == "" || o.TypeV == "f16"):
+			// Keys rotated on read reach flash attention in f16 whatever
+			// the cache's key type, which llama.cpp's own choice, made on
+			// the cache's types, cannot know; with f16 values the vector
+			// kernel then runs, faster than the plain path
+			// (docs/BENCHMARKS.md).
+			o.FlashAttn = "on"
 		}
 	}
 	return o, nil

@@ -52,6 +52,8 @@ func TestOptionsFlashAttn(t *testing.T) {
 // llama.cpp always picks. An explicit choice is kept, in any case.
 func TestOptionsResolveFlashAttn(t *testing.T) {
 	hh := h2o.Config{Policy: h2o.H2O, Budget: 64, HeavyHitters: 32}
+	hhRoll := hh
+	hhRoll.Rolling = true
 	full := h2o.Config{Policy: h2o.Full}
 	for _, tc := range []struct {
 		o    Options
@@ -68,6 +70,14 @@ func TestOptionsResolveFlashAttn(t *testing.T) {
 		{Options{Policy: full, Scores: binding.ScoresKVHead}, true, "auto"},
 		{Options{Policy: full, FlashAttn: "off"}, true, "off"},
 		{Options{Policy: hh}.Comparable(), true, "off"},
+		// quantized keys rotated on read reach flash attention in f16
+		{Options{Policy: hhRoll, TypeK: "q8_0"}, true, "on"},
+		{Options{Policy: hhRoll, TypeK: "Q4_0"}, true, "on"},
+		{Options{Policy: hhRoll, TypeK: "q8_0", TypeV: "q8_0"}, true, "auto"},
+		{Options{Policy: hhRoll, TypeK: "q8_0", FlashAttn: "off"}, true, "off"},
+		{Options{Policy: hh, TypeK: "q8_0"}, true, "auto"}, // no rolling: the cache's keys
+		{Options{Policy: hhRoll, TypeK: "q8_0"}, false, "off"},
+		{Options{Policy: hhRoll}, true, "auto"}, // f16 keys: llama.cpp's choice is on
 	} {
 		o, err := tc.o.resolve(tc.gpu)
 		if err != nil {
