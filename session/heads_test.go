@@ -76,6 +76,24 @@ func TestPerHeadEqualsFullUnderBudget(t *testing.T) {
 					}
 				}
 			}
+			// With flash attention: the full cache collecting the same
+			// scores takes the same attention paths (prompt chunks plain,
+			// decode steps flash attention with logits).
+			fa := base
+			fa.FlashAttn, fa.Scores = "on", binding.ScoresKVHead
+			full = fa
+			full.Policy = h2o.Config{Policy: h2o.Full}
+			want = greedyLogits(t, newSession(t, m, full), prompt, tc.steps)
+			for _, rolling := range []bool{false, true} {
+				o := fa
+				o.Policy = perHead(256, -1, rolling)
+				got := greedyLogits(t, newSession(t, m, o), prompt, tc.steps)
+				for i := range want {
+					if !slices.Equal(got[i], want[i]) {
+						t.Fatalf("flash attention, rolling %v: logits differ from the full cache at step %d", rolling, i)
+					}
+				}
+			}
 		})
 	}
 }
@@ -190,10 +208,18 @@ func checkPerHeadContents(t *testing.T, m *binding.Model) {
 	for _, tc := range []struct {
 		rolling bool
 		prefill PrefillMode
-		dense   bool // rolling re-rotations as one dense array (the GPU default)
-	}{{false, PrefillChunked, false}, {true, PrefillChunked, false}, {true, PrefillFull, false}, {true, PrefillChunked, true}, {true, PrefillFull, true}} {
+		dense   bool   // rolling re-rotations as one dense array (the GPU default)
+		fa      string // flash attention: V not transposed, decode scores from its logits
+	}{
+		{false, PrefillChunked, false, ""}, {true, PrefillChunked, false, ""}, {true, PrefillFull, false, ""},
+		{true, PrefillChunked, true, ""}, {true, PrefillFull, true, ""},
+		{false, PrefillChunked, false, "on"}, {true, PrefillChunked, true, "on"}, {true, PrefillFull, false, "on"},
+	} {
 		// full prefill evicts the prompt down to the budget in one go (many moves per head)
-		s := newSession(t, m, Options{Policy: perHead(24, 12, tc.rolling), Chunk: 8, Prefill: tc.prefill})
+		s := newSession(t, m, Options{Policy: perHead(24, 12, tc.rolling), Chunk: 8, Prefill: tc.prefill, FlashAttn: tc.fa})
+		if fa := s.Context().FlashAttn(); fa != (tc.fa == "on") {
+			t.Fatalf("flash attention %v, asked %q", fa, tc.fa)
+		}
 		if tc.dense {
 			s.HeadTracker().DenseShift(s.nCtx)
 		} else {
@@ -206,7 +232,7 @@ func checkPerHeadContents(t *testing.T, m *binding.Model) {
 		if s.CacheLen() != 24 || occupied(s) != 24 {
 			t.Fatalf("%s prefill of %d tokens: cache %d, %d cells occupied", tc.prefill, len(toks), s.CacheLen(), occupied(s))
 		}
-		name := fmt.Sprintf("rolling %v, %s prefill, dense shifts %v", tc.rolling, tc.prefill, tc.dense)
+		name := fmt.Sprintf("rolling %v, %s prefill, dense shifts %v, flash attention %q", tc.rolling, tc.prefill, tc.dense, tc.fa)
 		compareHeadRows(t, m, s, name+", after the prompt")
 		sampler := NewSampler(Sampling{Temperature: 1, Seed: 3})
 		for i := 0; i < 400; i++ {
@@ -282,7 +308,6 @@ func TestPerHeadErrors(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{Options{Policy: perHead(32, 16, true), FlashAttn: "on"}, "flash attention"},
 		{Options{Policy: perHead(32, 16, true), Scores: binding.ScoresLayer}, "per-KV-head scores"},
 		{Options{Policy: h2o.Config{Policy: h2o.Window, Budget: 32, Granularity: h2o.PerHead}}, "granularity head needs the h2o policy"},
 		{Options{Policy: h2o.Config{Policy: h2o.Full, Granularity: h2o.PerHead}}, "granularity head needs the h2o policy"},

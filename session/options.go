@@ -140,11 +140,12 @@ func (o Options) normalize() (Options, error) {
 			return o, fmt.Errorf("granularity head needs per-KV-head scores")
 		}
 		o.Scores = binding.ScoresKVHead
-		// its row moves are tested on the transposed V of the plain path
-		if o.FlashAttn == "on" {
-			return o, fmt.Errorf("granularity head runs with flash attention off")
+		// Its row moves handle both V layouts; with flash attention (V not
+		// transposed, scores from the kernel's logits) they are tested on
+		// the CPU only, so auto keeps the plain path until CUDA is checked.
+		if o.FlashAttn != "on" {
+			o.FlashAttn = "off"
 		}
-		o.FlashAttn = "off"
 	}
 	if o.policy.Prompt.Kind != "" {
 		// the prompt rule cuts a prompt read whole, the observation window
