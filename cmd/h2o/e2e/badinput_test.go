@@ -257,7 +257,6 @@ var badCases = []badCase{
 	}, want: "f8"},
 	{name: "unknown flash attention", args: func(f *fixtures) []string { return m(f, "run", "-fa", "maybe") }, want: "maybe"},
 	{name: "unknown prefill", args: func(f *fixtures) []string { return m(f, "run", "--prefill", "half") }, want: "half"},
-	{name: "per-head with flash attention", args: func(f *fixtures) []string { return m(f, "run", "--granularity", "head", "-fa", "on") }, want: "flash attention off"},
 	{name: "prompt file missing", args: func(f *fixtures) []string { return m(f, "run", "-f", "/nonexistent/prompt.txt") }, want: "no such file"},
 	{name: "ppl missing input", args: func(f *fixtures) []string { return m(f, "ppl", "/nonexistent/text") }, want: "no such file"},
 	{name: "ppl zero budget", args: func(f *fixtures) []string { return m(f, "ppl", f.text, "--budgets", "0") }, want: "less than one token"},
