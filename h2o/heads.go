@@ -29,6 +29,8 @@ type HeadTracker struct {
 	plan  HeadPlan
 	dense int     // cells of the dense shift array (0: rolling deltas as moves)
 	shift []int32 // the dense shift array of the plan
+
+	noShortcut bool // tests: every eviction through the general loop of evictHead
 }
 
 // headWork is one worker's scratch: heads are independent, so large models
@@ -273,6 +275,10 @@ func (t *HeadTracker) Evict(limit int) (HeadPlan, error) {
 func (t *HeadTracker) evictHead(w *headWork, i, limit int) error {
 	h := t.heads[i]
 	layer, head := int32(i/t.nHead), int32(i%t.nHead)
+	if v, ok := h.singleVictim(limit); ok && !t.noShortcut && h.entries[len(h.entries)-1].Slot == t.cells[len(t.cells)-1] {
+		t.evictOne(w, h, layer, head, v)
+		return nil
+	}
 	keep := h.selectKeep(limit)
 	// cells of this head's evicted tokens that stay occupied: the movers' destinations
 	w.free = w.free[:0]
@@ -300,16 +306,43 @@ func (t *HeadTracker) evictHead(w *headWork, i, limit int) error {
 		if t.cfg.Rolling {
 			delta = -removed // compact rolls this token down by the evicted before it
 		}
-		switch {
-		case dst == e.Slot && delta != 0 && t.shift != nil && t.dense > 0:
-			// stays in its cell: a dense re-rotation
-			t.shift[(int(layer)*t.dense+int(dst))*t.nHead+int(head)] = delta
-			w.shifted = true
-		case dst != e.Slot || delta != 0:
-			w.moves = append(w.moves, HeadMove{Layer: layer, Head: head, Src: e.Slot, Dst: dst, Delta: delta})
-		}
+		t.record(w, layer, head, e.Slot, dst, delta)
 		e.Slot = dst
 	}
 	h.compact(keep, nil)
 	return nil
+}
+
+// evictOne is evictHead for a single eviction, of entry v, in O(tokens after
+// v): the one cell freed is the last filled, which holds only the newest
+// token; that token moves into v's cell, and with rolling every token after v
+// rolls down by one. It records what the general loop records, in its order.
+func (t *HeadTracker) evictOne(w *headWork, h *Tracker, layer, head int32, v int) {
+	last := len(h.entries) - 1
+	if v != last {
+		var delta int32
+		if t.cfg.Rolling {
+			delta = -1
+			for j := v + 1; j < last; j++ {
+				t.record(w, layer, head, h.entries[j].Slot, h.entries[j].Slot, delta)
+			}
+		}
+		dst := h.entries[v].Slot
+		t.record(w, layer, head, h.entries[last].Slot, dst, delta)
+		h.entries[last].Slot = dst
+	}
+	h.removeOne(v)
+}
+
+// record notes that a head's token goes from cell src to dst with its key
+// re-rotated by delta: a dense shift when it stays, else a move.
+func (t *HeadTracker) record(w *headWork, layer, head, src, dst, delta int32) {
+	switch {
+	case dst == src && delta != 0 && t.shift != nil && t.dense > 0:
+		// stays in its cell: a dense re-rotation
+		t.shift[(int(layer)*t.dense+int(dst))*t.nHead+int(head)] = delta
+		w.shifted = true
+	case dst != src || delta != 0:
+		w.moves = append(w.moves, HeadMove{Layer: layer, Head: head, Src: src, Dst: dst, Delta: delta})
+	}
 }

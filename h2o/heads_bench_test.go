@@ -43,8 +43,7 @@ func benchHeadStep(b *testing.B, rolling bool) {
 	free := int32(budget)
 	tok := []int32{1}
 	moves := 0
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	step := func() {
 		ht.Append(tok, nil)
 		if err := ht.Place([]int32{free}); err != nil {
 			b.Fatal(err)
@@ -58,6 +57,13 @@ func benchHeadStep(b *testing.B, rolling bool) {
 		}
 		moves += len(p.Moves)
 	}
+	// the first step grows every head's entries past the budget once, as the
+	// first eviction of a session does; the steady state does not
+	step()
+	moves = 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		step()
+	}
 	b.ReportMetric(float64(moves)/float64(b.N), "moves/op")
-
 }

@@ -406,3 +406,89 @@ func TestPerHeadParallelMatchesSerial(t *testing.T) {
 		}
 	}
 }
+
+// A single eviction takes a shortcut (evictOne) past the general loop of
+// evictHead: on the same stream (scores with many ties, prompt chunks and
+// single steps, sinks, no recent window, rolling with and without dense
+// shifts) both give the same plans, step by step, and the same heads.
+func TestPerHeadSingleEvictionShortcut(t *testing.T) {
+	for _, c := range []struct {
+		cfg   Config
+		dense bool
+	}{
+		{Config{Policy: H2O, Budget: 12, HeavyHitters: 6}, false},
+		{Config{Policy: H2O, Budget: 12, HeavyHitters: 6, Rolling: true}, false},
+		{Config{Policy: H2O, Budget: 12, HeavyHitters: 6, Rolling: true}, true},
+		{Config{Policy: H2O, Budget: 12, HeavyHitters: 11, Rolling: true, SinkTokens: 2}, true}, // a recent window of one
+		{Config{Policy: H2O, Budget: 9, HeavyHitters: 4, SinkTokens: 1, Score: ScoreRule{Kind: "ema", Gamma: 0.9}}, false},
+	} {
+		c.cfg.Granularity = PerHead
+		const nLayer, nHead = 2, 3
+		nCells := c.cfg.Budget + 7
+		var trackers [2]*HeadTracker
+		for k := range trackers {
+			ht, err := NewHeadTracker(resolve(t, c.cfg), nLayer, nHead)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.dense {
+				ht.DenseShift(nCells)
+			}
+			trackers[k] = ht
+		}
+		trackers[1].noShortcut = true
+		rng := rand.New(rand.NewSource(7))
+		data := make([]float32, nLayer*nHead*nCells)
+		free := make([]int32, 0, nCells) // cells not occupied, lowest first
+		for cell := range nCells {
+			free = append(free, int32(cell))
+		}
+		singles := 0
+		for step, chunk := range testChunks() {
+			cells := slices.Clone(free[:chunk])
+			free = free[chunk:]
+			for i := range data {
+				data[i] = float32(rng.Intn(3)) // ties everywhere
+			}
+			var plans [2]HeadPlan
+			for k, ht := range trackers {
+				ht.Append(make([]int32, chunk), nil)
+				if err := ht.Place(cells); err != nil {
+					t.Fatal(err)
+				}
+				if err := ht.AddStep(Attention{NLayer: nLayer, NHead: nHead, NCells: nCells, NKV: nCells, Data: data}); err != nil {
+					t.Fatal(err)
+				}
+				p, err := ht.Evict(-1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// copies: the plan's slices are the tracker's, reused by its next eviction
+				p.Moves, p.Shift, p.Cells, p.Pos = slices.Clone(p.Moves), slices.Clone(p.Shift), slices.Clone(p.Cells), slices.Clone(p.Pos)
+				plans[k] = p
+			}
+			a, b := plans[0], plans[1]
+			if a.Evicted != b.Evicted || !slices.Equal(a.Moves, b.Moves) || !slices.Equal(a.Shift, b.Shift) ||
+				!slices.Equal(a.Cells, b.Cells) || !slices.Equal(a.Pos, b.Pos) {
+				t.Fatalf("%+v, step %d: shortcut plan %+v, general %+v", c.cfg, step, a, b)
+			}
+			if a.Evicted == 1 {
+				singles++
+			}
+			for i := range trackers[0].heads {
+				if !slices.Equal(trackers[0].heads[i].Entries(), trackers[1].heads[i].Entries()) {
+					t.Fatalf("%+v, step %d: head %d differs", c.cfg, step, i)
+				}
+			}
+			for i, cell := range a.Cells {
+				if a.Pos[i] < 0 {
+					free = append(free, cell)
+				}
+			}
+			slices.Sort(free)
+		}
+		if singles < 50 {
+			t.Fatalf("%+v: %d single evictions, the shortcut barely ran", c.cfg, singles)
+		}
+	}
+}

@@ -275,14 +275,10 @@ func (t *Tracker) keepTop(limit, recent int, ranked bool) []bool {
 	if n-limit == 1 {
 		// One eviction (every decode step): the worst candidate, the oldest
 		// on ties, exactly what the sort below leaves out, in O(n).
-		worst := -1
 		for i := sinks; i < n-recent; i++ {
 			keep[i] = true
-			if worst < 0 || t.entries[i].Score < t.entries[worst].Score {
-				worst = i
-			}
 		}
-		keep[worst] = false
+		keep[t.worstCandidate(sinks, n-recent)] = false
 		return keep
 	}
 	// Candidates: everything between the sinks and the recent window, best
@@ -306,6 +302,53 @@ func (t *Tracker) keepTop(limit, recent int, ranked bool) []bool {
 	}
 	t.scratch = cand
 	return keep
+}
+
+// worstCandidate is the entry in [lo, hi) with the lowest score, the oldest
+// on ties: the one a single eviction removes.
+func (t *Tracker) worstCandidate(lo, hi int) int {
+	worst := lo
+	for i := lo + 1; i < hi; i++ {
+		if t.entries[i].Score < t.entries[worst].Score {
+			worst = i
+		}
+	}
+	return worst
+}
+
+// singleVictim is selectKeep(limit) for a cache one token over limit, as
+// the index of the one entry it leaves out. ok is false where selectKeep
+// would do more than rank the candidates and drop the worst.
+func (t *Tracker) singleVictim(limit int) (victim int, ok bool) {
+	n := len(t.entries)
+	if n-limit != 1 || !t.cfg.Policy.ranks() || t.cfg.Policy == KeyDiff {
+		return -1, false
+	}
+	recent := min(t.cfg.Recent, limit)
+	sinks := min(t.cfg.SinkTokens, limit-recent)
+	if limit-recent-sinks <= 0 {
+		return -1, false
+	}
+	return t.worstCandidate(sinks, n-recent), true
+}
+
+// removeOne is compact(keep, nil) for a mask that leaves out only entry v.
+func (t *Tracker) removeOne(v int) {
+	if t.cfg.Rolling {
+		for i := v + 1; i < len(t.entries); i++ {
+			t.entries[i].Pos--
+		}
+	}
+	copy(t.entries[v:], t.entries[v+1:])
+	t.entries = t.entries[:len(t.entries)-1]
+	if len(t.unit) == len(t.entries)+1 {
+		// the evicted key's buffer moves to the end, for the next token
+		u := t.unit[v]
+		copy(t.unit[v:], t.unit[v+1:])
+		t.unit[len(t.unit)-1] = u
+		t.unit = t.unit[:len(t.unit)-1]
+	}
+	t.evicted++
 }
 
 // apply drops the entries not kept and builds the cache plan.
