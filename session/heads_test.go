@@ -9,6 +9,7 @@ import (
 
 	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/h2o"
+	"github.com/h2o-kv/h2o/internal/testmodel"
 	"github.com/h2o-kv/h2o/internal/testutil"
 )
 
@@ -179,14 +180,7 @@ func TestPerHeadCacheContents(t *testing.T) {
 // Also, under budget per-head eviction generates what the full cache does.
 // Skips on machines without a GPU.
 func TestPerHeadGPU(t *testing.T) {
-	if !binding.HasGPU() {
-		t.Skip("no GPU device: the CUDA per-head test runs on a GPU machine")
-	}
-	m, err := binding.LoadModel(testutil.Stories260K(t), binding.ModelParams{GPULayers: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := testmodel.LoadGPU(t, testutil.Stories260K(t), "the CUDA per-head test")
 	checkPerHeadContents(t, m)
 	prompt, _ := m.Tokenize("Once upon a time", true, false)
 	base := Options{Chunk: 8, NCtx: 512, FlashAttn: "off", TypeK: "f32"}

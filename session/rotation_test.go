@@ -8,6 +8,7 @@ import (
 	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/gguf"
 	"github.com/h2o-kv/h2o/h2o"
+	"github.com/h2o-kv/h2o/internal/testmodel"
 	"github.com/h2o-kv/h2o/internal/testutil"
 )
 
@@ -173,14 +174,7 @@ func TestRotateOnReadLogits(t *testing.T) {
 // by the rounding of the stored keys to f16 only. A wrong angle or a key read
 // unrotated moves the logits by whole units.
 func TestRotateOnReadFlashAttnGPU(t *testing.T) {
-	if !binding.HasGPU() {
-		t.Skip("no GPU backend loaded: the fused CUDA path runs on the GPU machine")
-	}
-	m, err := binding.LoadModel(testutil.EvalModel(t), binding.ModelParams{GPULayers: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := testmodel.LoadGPU(t, testutil.EvalModel(t), "the fused CUDA path")
 	run := func(typeK string) []float32 {
 		return rollingLogits(t, m, Options{Policy: h2o.Config{Policy: h2o.Sink, Budget: 64, Rolling: true},
 			TypeK: typeK, TypeV: "f16", FlashAttn: "on", KeyRotation: RotateOnRead, Threads: 1})

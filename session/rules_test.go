@@ -8,6 +8,7 @@ import (
 
 	"github.com/h2o-kv/h2o/binding"
 	"github.com/h2o-kv/h2o/h2o"
+	"github.com/h2o-kv/h2o/internal/testmodel"
 	"github.com/h2o-kv/h2o/internal/testutil"
 )
 
@@ -204,15 +205,8 @@ func TestKeyStatsEqualHostKeys(t *testing.T) {
 // they rank by equal those of the same model on the CPU (f16 keys computed
 // by other kernels: within 1e-2), token by token.
 func TestKeyRulesGPU(t *testing.T) {
-	if !binding.HasGPU() {
-		t.Skip("no GPU device: the key rules' device reads are tested on a GPU machine")
-	}
 	path := testutil.Stories260K(t)
-	gpu, err := binding.LoadModel(path, binding.ModelParams{GPULayers: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gpu.Close()
+	gpu := testmodel.LoadGPU(t, path, "the key rules' device reads")
 	cpu := loadModel(t, path)
 	prompt, _ := cpu.Tokenize("Once upon a time, there was a little girl named Lily. She liked to play", true, false)
 	for _, p := range []h2o.Policy{h2o.Knorm, h2o.KeyDiff} {
