@@ -17,6 +17,9 @@
 //                              qualifies, a RoPE pass where it does not
 //   cpy quantized -> f32       (patch: ggml-cuda contiguous dequantizing
 //                              copies), the cast of a quantized K view
+//   sum_argmin_move            (patch: ggml sum_argmin_move op), many steps
+//                              of running sums with ties, empty entries and
+//                              columns where nothing qualifies, exactly
 //
 // Usage: test-ops [-v]. Exit status 0 when every case agrees.
 #include "ggml.h"
@@ -745,6 +748,141 @@ void test_cpy_dequant(const std::vector<backend> & bs, std::mt19937 & rng) {
     }
 }
 
+// ---- sum_argmin_move ---------------------------------------------------------
+
+struct argmin_case {
+    int64_t n, n_a, n_col;
+    int     steps;
+    int     levels; // step values are multiples of 1/levels: many equal sums
+    int32_t lo, recent;
+};
+
+struct argmin_state {
+    std::vector<double>  acc;
+    std::vector<int32_t> key;
+    std::vector<int32_t> out;
+};
+
+// The reference: every qualifying entry of a column sorted by (sum, key).
+void argmin_ref(const argmin_case & c, argmin_state & st, const std::vector<float> & a, const int32_t p[4]) {
+    st.out.assign(c.n_col, 0);
+    for (int64_t col = 0; col < c.n_col; ++col) {
+        double  * s = st.acc.data() + col*c.n;
+        int32_t * k = st.key.data() + col*c.n;
+        for (int64_t i = 0; i < c.n_a; ++i) s[i] += (double) a[col*c.n_a + i];
+        k[p[2]] = p[3];
+        std::vector<int64_t> cand;
+        for (int64_t i = 0; i < c.n; ++i) {
+            if (i != p[2] && k[i] >= p[0] && k[i] < p[1]) cand.push_back(i);
+        }
+        std::sort(cand.begin(), cand.end(), [&](int64_t x, int64_t y) {
+            return s[x] != s[y] ? s[x] < s[y] : k[x] < k[y];
+        });
+        int64_t b = p[2];
+        if (!cand.empty()) {
+            b = cand[0];
+            s[b] = s[p[2]]; k[b] = k[p[2]];
+            s[p[2]] = 0; k[p[2]] = -1;
+        }
+        st.out[col] = (int32_t) (b*c.n_col + col);
+    }
+}
+
+// One step on a backend: the state goes in and comes back, as a cache's does.
+bool argmin_run(ggml_backend_t b, const argmin_case & c, argmin_state & st, const std::vector<float> & a, const int32_t p[4], bool * sup) {
+    graph_run g;
+    g.ctx = new_ctx();
+    ggml_tensor * ta  = ggml_new_tensor_2d(g.ctx, GGML_TYPE_F32, c.n_a, c.n_col);
+    ggml_tensor * acc = ggml_new_tensor_2d(g.ctx, GGML_TYPE_F64, c.n, c.n_col);
+    ggml_tensor * key = ggml_new_tensor_2d(g.ctx, GGML_TYPE_I32, c.n, c.n_col);
+    ggml_tensor * par = ggml_new_tensor_1d(g.ctx, GGML_TYPE_I32, 4);
+    ggml_tensor * out = ggml_sum_argmin_move(g.ctx, ta, acc, key, par);
+    *sup = ggml_backend_supports_op(b, out);
+    if (!*sup) {
+        return false;
+    }
+    ggml_cgraph * gf = ggml_new_graph(g.ctx);
+    ggml_build_forward_expand(gf, out);
+    g.buf = ggml_backend_alloc_ctx_tensors(g.ctx, b);
+    ggml_backend_tensor_set(ta, a.data(), 0, ggml_nbytes(ta));
+    ggml_backend_tensor_set(acc, st.acc.data(), 0, ggml_nbytes(acc));
+    ggml_backend_tensor_set(key, st.key.data(), 0, ggml_nbytes(key));
+    ggml_backend_tensor_set(par, p, 0, ggml_nbytes(par));
+    if (ggml_backend_graph_compute(b, gf) != GGML_STATUS_SUCCESS) {
+        return false;
+    }
+    st.out.resize(c.n_col);
+    ggml_backend_tensor_get(acc, st.acc.data(), 0, ggml_nbytes(acc));
+    ggml_backend_tensor_get(key, st.key.data(), 0, ggml_nbytes(key));
+    ggml_backend_tensor_get(out, st.out.data(), 0, ggml_nbytes(out));
+    return true;
+}
+
+// The number of entries where two states differ (0: equal, bit for bit).
+double argmin_diff(const argmin_state & x, const argmin_state & y) {
+    double d = 0;
+    for (size_t i = 0; i < x.acc.size(); ++i) d += memcmp(&x.acc[i], &y.acc[i], sizeof(double)) != 0;
+    for (size_t i = 0; i < x.key.size(); ++i) d += x.key[i] != y.key[i];
+    for (size_t i = 0; i < x.out.size(); ++i) d += x.out[i] != y.out[i];
+    return d;
+}
+
+void test_sum_argmin_move(const std::vector<backend> & bs, std::mt19937 & rng) {
+    const argmin_case cases[] = {
+        {2304, 2304, 32, 40, 0,  4, 128}, // a 7B layer's KV heads at 2,304 cells
+        {2304, 2048,  8, 40, 8,  4, 128}, // a step over fewer cells; many equal sums
+        { 300,  300,  4, 60, 2,  0,  16}, // nearly all sums equal: keys decide
+        { 130,  130,  3, 20, 0, 64,  70}, // nothing qualifies at first
+    };
+    std::uniform_real_distribution<float> u(0.0f, 1.0f);
+    for (const auto & c : cases) {
+        // entries hold keys 0..n-2 in a shuffled order, one entry empty: the source
+        argmin_state init;
+        init.acc.assign((size_t) c.n*c.n_col, 0.0);
+        init.key.assign((size_t) c.n*c.n_col, -1);
+        for (int64_t col = 0; col < c.n_col; ++col) {
+            std::vector<int32_t> k(c.n - 1);
+            for (size_t i = 0; i < k.size(); ++i) k[i] = (int32_t) i;
+            std::shuffle(k.begin(), k.end(), rng);
+            for (int64_t i = 0; i + 1 < c.n; ++i) init.key[col*c.n + i] = k[i];
+            for (int64_t i = 0; i + 1 < c.n; ++i) init.acc[col*c.n + i] = c.levels ? std::floor(u(rng)*c.levels)/c.levels : u(rng);
+        }
+        std::vector<std::vector<float>> steps(c.steps);
+        for (auto & a : steps) {
+            a.resize((size_t) c.n_a*c.n_col);
+            for (auto & x : a) x = c.levels ? std::floor(u(rng)*c.levels)/c.levels : u(rng)/64;
+        }
+        char what[128];
+        snprintf(what, sizeof what, "sum_argmin_move [%lld, %lld] of [%lld], %d steps%s", (long long) c.n_a,
+                 (long long) c.n_col, (long long) c.n, c.steps, c.levels ? ", equal sums" : "");
+        argmin_state ref = init;
+        std::vector<argmin_state> got(bs.size(), init);
+        std::vector<bool> ok(bs.size(), true);
+        for (int t = 0; t < c.steps; ++t) {
+            // every step the source is the entry emptied by the last (the new token's cell)
+            const int32_t next = (int32_t) (c.n - 1 + t);
+            const int32_t p[4] = { c.lo, next + 1 - c.recent, (int32_t) (c.n - 1), next };
+            argmin_ref(c, ref, steps[t], p);
+            for (size_t j = 0; j < bs.size(); ++j) {
+                if (!ok[j]) continue;
+                bool sup = false;
+                if (!argmin_run(bs[j].b, c, got[j], steps[t], p, &sup)) {
+                    report(what, bs[j].name + (sup ? " compute" : " support"), INFINITY, 0);
+                    ok[j] = false;
+                    continue;
+                }
+                if (argmin_diff(got[j], ref) != 0) ok[j] = false; // reported below, as it first differed
+            }
+        }
+        for (size_t j = 0; j < bs.size(); ++j) {
+            report(what, bs[j].name + " vs ref", argmin_diff(got[j], ref), 0);
+            if (j > 0 && bs[0].is_cpu) {
+                report(what, bs[j].name + " vs CPU", argmin_diff(got[j], got[0]), 0);
+            }
+        }
+    }
+}
+
 std::string exe_dir() {
     char buf[PATH_MAX];
     const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
@@ -803,6 +941,7 @@ int main(int argc, char ** argv) {
     test_rope(bs, rng);
     test_rope_fa(bs, rng);
     test_cpy_dequant(bs, rng);
+    test_sum_argmin_move(bs, rng);
 
     for (auto & b : bs) ggml_backend_free(b.b);
     printf("test-ops: %d comparisons agree, %d differ\n", n_ok, n_bad);
