@@ -97,6 +97,17 @@ h2o_rc h2o_head_moves(struct llama_context * ctx, int32_t n,
     return status_end(llama_kv_head_moves(ctx, n, layer, head, src, dst, delta, shift));
 }
 
+h2o_rc h2o_head_replace_begin(struct llama_context * ctx, llama_seq_id seq, llama_pos pos_lo, int32_t n_recent,
+        const double * sums, const int32_t * pos) {
+    status_begin();
+    return status_end(llama_kv_head_replace_begin(ctx, seq, pos_lo, n_recent, sums, pos));
+}
+
+h2o_rc h2o_head_replace_end(struct llama_context * ctx, double * sums, int32_t * pos) {
+    status_begin();
+    return status_end(llama_kv_head_replace_end(ctx, sums, pos));
+}
+
 h2o_rc h2o_key_stats(struct llama_context * ctx, enum llama_kv_key_stat stat,
         int32_t n, const int32_t * cells, float * out) {
     status_begin();

@@ -84,3 +84,50 @@ func (c *Context) SetCellPos(seq int32, cells, pos []int32) error {
 func (c *Context) ValueRow(layer, cell int, out []float32) (int, error) {
 	return c.cacheRow(false, layer, cell, out)
 }
+
+// HeadReplaceState is the state of per-head replacement on the backend: for
+// every (layer, KV head, cell), at [(layer*nHeadKV + head)*NCtx + cell], the
+// position of the token that head holds in the cell (-1: none) and the
+// attention it received so far.
+type HeadReplaceState struct {
+	Sums []float64
+	Pos  []int32
+}
+
+// headReplaceLen is the number of entries of a state of this context.
+func (c *Context) headReplaceLen() int { return c.nLayer * c.model.Info().NHeadKV * c.nCtx }
+
+// BeginHeadReplace hands per-head eviction of sequence seq to the decode
+// graph (llama-kv-head-replace.h): from now on each decode is one token of
+// seq, which in every (layer, KV head) replaces the held token with the least
+// attention among those at positions [posLo, p+1-recent) (p: the new
+// token's; the lowest position on ties), on the backend.
+func (c *Context) BeginHeadReplace(seq, posLo int32, recent int, st HeadReplaceState) error {
+	n := c.headReplaceLen()
+	if len(st.Sums) != n || len(st.Pos) != n {
+		return fmt.Errorf("head replacement: state of %d sums and %d positions, want layers x KV heads x cells = %d", len(st.Sums), len(st.Pos), n)
+	}
+	if r := C.h2o_head_replace_begin(c.c, C.llama_seq_id(seq), C.llama_pos(posLo), C.int32_t(recent),
+		(*C.double)(unsafe.Pointer(&st.Sums[0])), (*C.int32_t)(unsafe.Pointer(&st.Pos[0]))); r.rc != 0 {
+		return callError("start per-head replacement", r.detail)
+	}
+	return nil
+}
+
+// EndHeadReplace stops per-head replacement and copies its state into st
+// (an empty st: discard it).
+func (c *Context) EndHeadReplace(st HeadReplaceState) error {
+	var sums *C.double
+	var pos *C.int32_t
+	if len(st.Sums) > 0 || len(st.Pos) > 0 {
+		n := c.headReplaceLen()
+		if len(st.Sums) != n || len(st.Pos) != n {
+			return fmt.Errorf("head replacement: state of %d sums and %d positions, want layers x KV heads x cells = %d", len(st.Sums), len(st.Pos), n)
+		}
+		sums, pos = (*C.double)(unsafe.Pointer(&st.Sums[0])), (*C.int32_t)(unsafe.Pointer(&st.Pos[0]))
+	}
+	if r := C.h2o_head_replace_end(c.c, sums, pos); r.rc != 0 {
+		return callError("end per-head replacement", r.detail)
+	}
+	return nil
+}
