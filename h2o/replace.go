@@ -1,0 +1,138 @@
+package h2o
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Single replacement: once every head holds its budget, a step of per-head
+// eviction with the recipe's rule (h2o, cumulative scores, no rolling)
+// appends one token, adds the step's attention to every token's sum and
+// evicts one token per head: the lowest sum among those at positions
+// [lo, p+1-recent), the oldest on ties (p: the new token's position; below lo
+// the sinks, from p+1-recent the recent window, all held in every head). The
+// new token takes the evicted one's cell. That step needs nothing but each
+// head's sums and positions by cell, so it can run where the cache lives (the
+// decode graph); ReplaceState hands the tracker's state over and
+// AdoptReplaced takes the result back. The session's tests check that the
+// two give the same kept sets as Evict.
+
+// Replaceable reports whether every following single-token step of t is a
+// single replacement, and returns its lo and recent.
+func (t *HeadTracker) Replaceable() (lo int32, recent int, ok bool) {
+	c := t.cfg
+	if c.Policy != H2O || kindOf(c.Score) != kindCum || c.Rolling {
+		return 0, 0, false
+	}
+	n := t.Len()
+	if n != c.Budget || t.placed != n {
+		return 0, 0, false
+	}
+	// as singleVictim sees a cache of n+1 tokens cut to n
+	recent = min(c.Recent, n)
+	sinks := min(c.SinkTokens, n-recent)
+	if recent < 1 || n-recent-sinks <= 0 {
+		return 0, 0, false
+	}
+	next := t.NextPos()
+	for _, h := range t.heads {
+		e := h.entries
+		// sinks at positions 0..sinks-1, the recent window just below next
+		if sinks > 0 && e[sinks-1].Pos != int32(sinks-1) {
+			return 0, 0, false
+		}
+		if recent > 1 && e[n-recent+1].Pos != next-int32(recent-1) {
+			return 0, 0, false
+		}
+		if e[n-1].Pos != next-1 {
+			return 0, 0, false
+		}
+	}
+	return int32(sinks), recent, true
+}
+
+// ReplacedState is t's state by cell, in the layout of single replacement:
+// for head i (layer*nHead + head) and cell c, at [i*nCells + c], the
+// position and the score of the token the head holds there (-1 and 0 for
+// none). Tokens and ages are kept aside for AdoptReplaced.
+type ReplacedState struct {
+	NCells int
+	Sums   []float64
+	Pos    []int32
+
+	next  int32            // the position of the first replacing token
+	token map[int32]tokAge // tokens held at the handoff, by position
+}
+
+type tokAge struct {
+	token int32
+	age   int
+}
+
+// ReplaceState exports t's state for single replacement over nCells cells
+// (st's slices are reused when large enough).
+func (t *HeadTracker) ReplaceState(nCells int, st *ReplacedState) error {
+	n := len(t.heads) * nCells
+	st.NCells = nCells
+	st.Sums = slices.Grow(st.Sums[:0], n)[:n]
+	st.Pos = slices.Grow(st.Pos[:0], n)[:n]
+	clear(st.Sums)
+	for i := range st.Pos {
+		st.Pos[i] = -1
+	}
+	if st.token == nil {
+		st.token = make(map[int32]tokAge)
+	}
+	clear(st.token)
+	for i, h := range t.heads {
+		row := i * nCells
+		for _, e := range h.entries {
+			if int(e.Slot) >= nCells || e.Slot < 0 {
+				return fmt.Errorf("head tracker: cell %d beyond the %d cells of the state", e.Slot, nCells)
+			}
+			st.Sums[row+int(e.Slot)] = e.Score
+			st.Pos[row+int(e.Slot)] = e.Pos
+			if _, ok := st.token[e.Pos]; !ok {
+				st.token[e.Pos] = tokAge{e.Token, e.Age}
+			}
+		}
+	}
+	st.next = t.NextPos()
+	return nil
+}
+
+// AdoptReplaced takes back the state after len(tokens) single-replacement
+// steps that appended tokens (in order) since ReplaceState.
+func (t *HeadTracker) AdoptReplaced(st *ReplacedState, tokens []int32) error {
+	steps := len(tokens)
+	n := t.Len()
+	for i, h := range t.heads {
+		row := i * st.NCells
+		e := h.entries[:0]
+		for c := 0; c < st.NCells; c++ {
+			p := st.Pos[row+c]
+			if p < 0 {
+				continue
+			}
+			ta, ok := st.token[p]
+			switch {
+			case p >= st.next && int(p-st.next) < steps:
+				ta = tokAge{tokens[p-st.next], steps - int(p-st.next)}
+			case ok:
+				ta.age += steps
+			default:
+				return fmt.Errorf("head tracker: layer %d head %d holds position %d, which it never saw", i/t.nHead, i%t.nHead, p)
+			}
+			s := st.Sums[row+c]
+			e = append(e, Entry{Index: int64(p), Score: s, sum: s, Age: ta.age, Token: ta.token, Pos: p, Slot: int32(c)})
+		}
+		if len(e) != n {
+			return fmt.Errorf("head tracker: layer %d head %d holds %d tokens after replacement, want %d", i/t.nHead, i%t.nHead, len(e), n)
+		}
+		slices.SortFunc(e, func(a, b Entry) int { return int(a.Pos - b.Pos) })
+		h.entries = e
+		h.next += int64(steps)
+		h.evicted += int64(steps)
+	}
+	return nil
+}
