@@ -18,6 +18,13 @@ type headState struct {
 	cells []binding.Cell
 	place []int32
 	moves binding.HeadMoves
+
+	// graph, while set, makes the decode graph run every step
+	// (heads_graph.go); spare keeps its buffers between handoffs
+	graph, spare *graphHeads
+	hostOnly     bool  // Options.HostHeads
+	single       bool  // the last decode was of one token
+	err          error // a failed sync, reported by the next call that can
 }
 
 func newHeadState(opts Options, info binding.ModelInfo, sp span) (*headState, error) {
@@ -35,27 +42,69 @@ func newHeadState(opts Options, info binding.ModelInfo, sp span) (*headState, er
 		// of every row recomputes its angles): rotate only the keys that move.
 		t.DenseShift(sp.nCells)
 	}
-	return &headState{span: sp, t: t}, nil
+	return &headState{span: sp, t: t, hostOnly: opts.HostHeads}, nil
 }
 
 // HeadTracker is the per-head policy state (nil unless granularity head).
 func (s *Session) HeadTracker() *h2o.HeadTracker {
 	if hs, ok := s.seq.state.(*headState); ok {
+		hs.syncNow()
 		return hs.t
 	}
 	return nil
 }
 
+// syncNow is sync for callers without an error return: the next step reports it.
+func (hs *headState) syncNow() {
+	if err := hs.sync(); err != nil && hs.err == nil {
+		hs.err = err
+	}
+}
+
 // All heads hold as many tokens: layer 0, KV head 0 stands for the count.
-func (hs *headState) tokens() *h2o.Tracker { return hs.t.Head(0, 0) }
+func (hs *headState) tokens() *h2o.Tracker {
+	hs.syncNow()
+	return hs.t.Head(0, 0)
+}
 
-func (hs *headState) append(tokens, pos []int32) []int32 { return hs.t.Append(tokens, pos) }
+// count is tokens().Len() and Seen() without taking the graph's state back.
+func (hs *headState) count() (int, int64) {
+	n, seen := hs.t.Len(), hs.t.Seen()
+	if hs.graph != nil {
+		seen += int64(len(hs.graph.tokens))
+	}
+	return n, seen
+}
 
-func (hs *headState) reset() { hs.t.Reset() }
+func (hs *headState) append(tokens, pos []int32) []int32 {
+	hs.single = len(tokens) == 1
+	if g := hs.graph; g != nil {
+		if hs.single {
+			g.tokens = append(g.tokens, tokens[0])
+			g.next++
+			return append(pos[:0], g.next-1)
+		}
+		hs.syncNow()
+	}
+	return hs.t.Append(tokens, pos)
+}
+
+func (hs *headState) reset() {
+	hs.drop()
+	hs.err = nil
+	hs.t.Reset()
+}
 
 // attend records the cells the decode put the new tokens in and adds the
-// step's per-KV-head attention to every head's tokens.
+// step's per-KV-head attention to every head's tokens (the graph did both
+// while it replaces).
 func (hs *headState) attend(ctx *binding.Context, sc binding.Scores, pos []int32) error {
+	if hs.err != nil {
+		return hs.err
+	}
+	if hs.graph != nil {
+		return nil
+	}
 	if err := hs.placeNew(ctx, pos); err != nil {
 		return err
 	}
@@ -90,13 +139,31 @@ func (hs *headState) placeNew(ctx *binding.Context, pos []int32) error {
 // evict shrinks every head to limit tokens (-1: the budget) and applies the
 // plan: head rows move (keys re-rotated when rolling), freed cells empty,
 // kept cells take positions below the next token.
+// A single-token step that leaves every head at its budget hands the next
+// steps to the graph where it can (engage).
 func (hs *headState) evict(ctx *binding.Context, limit int) (int, error) {
+	if hs.err != nil {
+		return 0, hs.err
+	}
+	if hs.graph != nil {
+		if limit < 0 || limit == hs.t.Config().Budget {
+			return 1, nil // the graph replaced one token per head
+		}
+		if err := hs.sync(); err != nil {
+			return 0, err
+		}
+	}
 	plan, err := hs.t.Evict(limit)
 	if err == nil && !plan.Empty() {
 		err = hs.apply(ctx, plan)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("per-head eviction: %w", err)
+	}
+	if hs.single && limit < 0 {
+		if err := hs.engage(ctx); err != nil {
+			return plan.Evicted, err
+		}
 	}
 	return plan.Evicted, nil
 }

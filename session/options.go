@@ -53,6 +53,10 @@ type Options struct {
 	// Profile, when set, times every graph node of the context (slow; see
 	// binding.OpProfile).
 	Profile *binding.OpProfile
+	// HostHeads keeps per-head eviction's every step on the host (scores
+	// copied back, ranked and applied by a graph of row moves), also where
+	// the decode graph could replace the tokens itself (see headState).
+	HostHeads bool
 
 	policy       h2o.Resolved // Policy resolved by normalize
 	gpu          bool         // the model has layers on a GPU (set by resolve)

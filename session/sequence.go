@@ -38,6 +38,9 @@ type seqState interface {
 	// tokens is the token count and positions of the sequence (per head:
 	// the tracker of layer 0, KV head 0; every head holds as many tokens).
 	tokens() *h2o.Tracker
+	// count is tokens().Len() and tokens().Seen(), as cheap as a step
+	// needs (per head, tokens may first copy state back from the backend).
+	count() (n int, seen int64)
 	// append records tokens entering the cache and returns the positions to
 	// decode them at (pos is reused when large enough).
 	append(tokens, pos []int32) []int32
@@ -73,7 +76,10 @@ func newSequence(id int32, opts Options, info binding.ModelInfo, first, nCells i
 }
 
 // len is the number of tokens in the sequence's cache.
-func (q *sequence) len() int { return q.state.tokens().Len() }
+func (q *sequence) len() int {
+	n, _ := q.state.count()
+	return n
+}
 
 // add appends tokens to the policy state and to the batch at their positions.
 func (q *sequence) add(b *binding.Batch, tokens []int32, wantLogits bool) {
@@ -115,15 +121,14 @@ func (q *sequence) room(ctx *binding.Context, n int) error {
 }
 
 func (q *sequence) fullError(incoming int) error {
-	t := q.state.tokens()
+	n, seen := q.state.count()
 	return fmt.Errorf("%w: %d tokens in the cache + %d incoming exceed its %d cells (after %d tokens in total); use an evicting policy (h2o, window, sink) or a larger context",
-		ErrContextFull, t.Len(), incoming, q.nCells, t.Seen())
+		ErrContextFull, n, incoming, q.nCells, seen)
 }
 
 // snapshot is the sequence's statistics now.
 func (q *sequence) snapshot() Stats {
 	st := q.stats
-	st.Seen = q.state.tokens().Seen()
-	st.CacheUsed = q.len()
+	st.CacheUsed, st.Seen = q.state.count()
 	return st
 }

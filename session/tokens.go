@@ -35,6 +35,8 @@ func newTokenState(policy h2o.Resolved, sp span) *tokenState {
 
 func (ts *tokenState) tokens() *h2o.Tracker { return ts.t }
 
+func (ts *tokenState) count() (int, int64) { return ts.t.Len(), ts.t.Seen() }
+
 func (ts *tokenState) append(tokens, pos []int32) []int32 { return ts.t.Append(tokens, pos) }
 
 func (ts *tokenState) reset() {

@@ -1,0 +1,74 @@
+package session
+
+import (
+	"fmt"
+
+	"github.com/h2o-kv/h2o/binding"
+	"github.com/h2o-kv/h2o/h2o"
+)
+
+// graphHeads is per-head eviction handed to the decode graph: while every
+// step is a single replacement (h2o.HeadTracker.Replaceable), each decode
+// of one token adds its attention to every head's sums and replaces the
+// least attended candidate per head on the backend that holds the cache
+// (binding.BeginHeadReplace). The host copies nothing back and ranks
+// nothing; the tracker is stale until sync takes the state back, which
+// anything other than a single-token step does first.
+type graphHeads struct {
+	ctx    *binding.Context
+	state  h2o.ReplacedState
+	tokens []int32 // appended since the handoff
+	next   int32   // the position of the next token
+}
+
+// engage hands the steps to the graph when the tracker allows it; a
+// refusal leaves the host in charge.
+func (hs *headState) engage(ctx *binding.Context) error {
+	if hs.graph != nil || hs.hostOnly || !ctx.FlashAttn() {
+		return nil
+	}
+	lo, recent, ok := hs.t.Replaceable()
+	if !ok {
+		return nil
+	}
+	g := hs.spare
+	if g == nil {
+		g = &graphHeads{}
+	}
+	g.ctx, g.tokens, g.next = ctx, g.tokens[:0], hs.t.NextPos()
+	if err := hs.t.ReplaceState(hs.nCells, &g.state); err != nil {
+		return err
+	}
+	st := binding.HeadReplaceState{Sums: g.state.Sums, Pos: g.state.Pos}
+	if err := ctx.BeginHeadReplace(hs.id, lo, recent, st); err != nil {
+		return fmt.Errorf("per-head eviction: %w", err)
+	}
+	hs.graph, hs.spare = g, nil
+	return nil
+}
+
+// sync takes the state back from the graph into the tracker.
+func (hs *headState) sync() error {
+	g := hs.graph
+	if g == nil {
+		return nil
+	}
+	hs.graph, hs.spare = nil, g
+	st := binding.HeadReplaceState{Sums: g.state.Sums, Pos: g.state.Pos}
+	if err := g.ctx.EndHeadReplace(st); err != nil {
+		return fmt.Errorf("per-head eviction: %w", err)
+	}
+	if err := hs.t.AdoptReplaced(&g.state, g.tokens); err != nil {
+		return fmt.Errorf("per-head eviction: %w", err)
+	}
+	return nil
+}
+
+// drop stops the graph's replacement without taking its state back (the
+// cache is being emptied).
+func (hs *headState) drop() {
+	if g := hs.graph; g != nil {
+		hs.graph, hs.spare = nil, g
+		_ = g.ctx.EndHeadReplace(binding.HeadReplaceState{})
+	}
+}
