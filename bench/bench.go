@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/h2o-kv/h2o/binding"
+	"github.com/h2o-kv/h2o/h2o"
 	"github.com/h2o-kv/h2o/session"
 )
 
@@ -94,6 +95,9 @@ func Run(ctx context.Context, m *binding.Model, opts session.Options, t Test, re
 	}
 	if opts.FlashAttn != "" && opts.FlashAttn != "auto" {
 		res.Mode += " fa=" + opts.FlashAttn
+	}
+	if opts.HostHeads && opts.Policy.Granularity == h2o.PerHead {
+		res.Mode += " heads=host"
 	}
 	res.CacheCells = s.Context().NCtx()
 	res.KVBytes = session.KVBytes(m.Info(), res.CacheCells, s.Options().TypeK, s.Options().TypeV)
