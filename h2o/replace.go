@@ -60,8 +60,9 @@ type ReplacedState struct {
 	Sums   []float64
 	Pos    []int32
 
-	next  int32            // the position of the first replacing token
-	token map[int32]tokAge // tokens held at the handoff, by position
+	next  int32    // the position of the first replacing token
+	first int32    // the lowest position held at the handoff
+	token []tokAge // tokens held at the handoff, at their position - first
 }
 
 type tokAge struct {
@@ -80,10 +81,17 @@ func (t *HeadTracker) ReplaceState(nCells int, st *ReplacedState) error {
 	for i := range st.Pos {
 		st.Pos[i] = -1
 	}
-	if st.token == nil {
-		st.token = make(map[int32]tokAge)
+	// positions held lie in [first, next): the sinks or the oldest
+	// survivor of any head, up to the newest token
+	st.next = t.NextPos()
+	st.first = st.next
+	for _, h := range t.heads {
+		if len(h.entries) > 0 {
+			st.first = min(st.first, h.entries[0].Pos)
+		}
 	}
-	clear(st.token)
+	m := int(st.next - st.first)
+	st.token = slices.Grow(st.token[:0], m)[:m]
 	for i, h := range t.heads {
 		row := i * nCells
 		for _, e := range h.entries {
@@ -92,12 +100,9 @@ func (t *HeadTracker) ReplaceState(nCells int, st *ReplacedState) error {
 			}
 			st.Sums[row+int(e.Slot)] = e.Score
 			st.Pos[row+int(e.Slot)] = e.Pos
-			if _, ok := st.token[e.Pos]; !ok {
-				st.token[e.Pos] = tokAge{e.Token, e.Age}
-			}
+			st.token[e.Pos-st.first] = tokAge{e.Token, e.Age}
 		}
 	}
-	st.next = t.NextPos()
 	return nil
 }
 
@@ -114,11 +119,12 @@ func (t *HeadTracker) AdoptReplaced(st *ReplacedState, tokens []int32) error {
 			if p < 0 {
 				continue
 			}
-			ta, ok := st.token[p]
+			var ta tokAge
 			switch {
 			case p >= st.next && int(p-st.next) < steps:
 				ta = tokAge{tokens[p-st.next], steps - int(p-st.next)}
-			case ok:
+			case p >= st.first && p < st.next:
+				ta = st.token[p-st.first]
 				ta.age += steps
 			default:
 				return fmt.Errorf("head tracker: layer %d head %d holds position %d, which it never saw", i/t.nHead, i%t.nHead, p)

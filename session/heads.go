@@ -22,9 +22,9 @@ type headState struct {
 	// graph, while set, makes the decode graph run every step
 	// (heads_graph.go); spare keeps its buffers between handoffs
 	graph, spare *graphHeads
-	hostOnly     bool  // Options.HostHeads
-	single       bool  // the last decode was of one token
-	err          error // a failed sync, reported by the next call that can
+	hostOnly     bool             // Options.HostHeads
+	ctx          *binding.Context // the context of the last eviction (engage's)
+	err          error            // a failed sync or handoff, reported by the next call that can
 }
 
 func newHeadState(opts Options, info binding.ModelInfo, sp span) (*headState, error) {
@@ -76,10 +76,19 @@ func (hs *headState) count() (int, int64) {
 	return n, seen
 }
 
+// A single token at the budget hands the steps to the graph (engage) before
+// it is decoded: no host step's graph of moves runs between the decodes
+// (on CUDA, a graph computed between two decodes counts as a change of the
+// decode's CUDA graph, and a few changes in a row turn CUDA graphs off).
 func (hs *headState) append(tokens, pos []int32) []int32 {
-	hs.single = len(tokens) == 1
+	single := len(tokens) == 1
+	if single && hs.graph == nil && hs.ctx != nil && hs.err == nil {
+		if err := hs.engage(hs.ctx); err != nil {
+			hs.err = err
+		}
+	}
 	if g := hs.graph; g != nil {
-		if hs.single {
+		if single {
 			g.tokens = append(g.tokens, tokens[0])
 			g.next++
 			return append(pos[:0], g.next-1)
@@ -139,9 +148,8 @@ func (hs *headState) placeNew(ctx *binding.Context, pos []int32) error {
 // evict shrinks every head to limit tokens (-1: the budget) and applies the
 // plan: head rows move (keys re-rotated when rolling), freed cells empty,
 // kept cells take positions below the next token.
-// A single-token step that leaves every head at its budget hands the next
-// steps to the graph where it can (engage).
 func (hs *headState) evict(ctx *binding.Context, limit int) (int, error) {
+	hs.ctx = ctx
 	if hs.err != nil {
 		return 0, hs.err
 	}
@@ -159,11 +167,6 @@ func (hs *headState) evict(ctx *binding.Context, limit int) (int, error) {
 	}
 	if err != nil {
 		return 0, fmt.Errorf("per-head eviction: %w", err)
-	}
-	if hs.single && limit < 0 {
-		if err := hs.engage(ctx); err != nil {
-			return plan.Evicted, err
-		}
 	}
 	return plan.Evicted, nil
 }
