@@ -94,8 +94,14 @@ type HeadReplaceState struct {
 	Pos  []int32
 }
 
-// headReplaceLen is the number of entries of a state of this context.
-func (c *Context) headReplaceLen() int { return c.nLayer * c.model.Info().NHeadKV * c.nCtx }
+// checkHeadReplace checks that st has an entry per (layer, KV head, cell).
+func (c *Context) checkHeadReplace(st HeadReplaceState) error {
+	n := c.nLayer * c.model.Info().NHeadKV * c.nCtx
+	if len(st.Sums) != n || len(st.Pos) != n {
+		return fmt.Errorf("head replacement: state of %d sums and %d positions, want layers x KV heads x cells = %d", len(st.Sums), len(st.Pos), n)
+	}
+	return nil
+}
 
 // BeginHeadReplace hands per-head eviction of sequence seq to the decode
 // graph (llama-kv-head-replace.h): from now on each decode is one token of
@@ -103,9 +109,8 @@ func (c *Context) headReplaceLen() int { return c.nLayer * c.model.Info().NHeadK
 // attention among those at positions [posLo, p+1-recent) (p: the new
 // token's; the lowest position on ties), on the backend.
 func (c *Context) BeginHeadReplace(seq, posLo int32, recent int, st HeadReplaceState) error {
-	n := c.headReplaceLen()
-	if len(st.Sums) != n || len(st.Pos) != n {
-		return fmt.Errorf("head replacement: state of %d sums and %d positions, want layers x KV heads x cells = %d", len(st.Sums), len(st.Pos), n)
+	if err := c.checkHeadReplace(st); err != nil {
+		return err
 	}
 	if r := C.h2o_head_replace_begin(c.c, C.llama_seq_id(seq), C.llama_pos(posLo), C.int32_t(recent),
 		(*C.double)(unsafe.Pointer(&st.Sums[0])), (*C.int32_t)(unsafe.Pointer(&st.Pos[0]))); r.rc != 0 {
@@ -120,9 +125,8 @@ func (c *Context) EndHeadReplace(st HeadReplaceState) error {
 	var sums *C.double
 	var pos *C.int32_t
 	if len(st.Sums) > 0 || len(st.Pos) > 0 {
-		n := c.headReplaceLen()
-		if len(st.Sums) != n || len(st.Pos) != n {
-			return fmt.Errorf("head replacement: state of %d sums and %d positions, want layers x KV heads x cells = %d", len(st.Sums), len(st.Pos), n)
+		if err := c.checkHeadReplace(st); err != nil {
+			return err
 		}
 		sums, pos = (*C.double)(unsafe.Pointer(&st.Sums[0])), (*C.int32_t)(unsafe.Pointer(&st.Pos[0]))
 	}

@@ -14,8 +14,8 @@ import (
 // new token takes the evicted one's cell. That step needs nothing but each
 // head's sums and positions by cell, so it can run where the cache lives (the
 // decode graph); ReplaceState hands the tracker's state over and
-// AdoptReplaced takes the result back. The session's tests check that the
-// two give the same kept sets as Evict.
+// AdoptReplaced takes the result back. TestReplaceEqualsEvict checks the
+// step against Evict; the session's tests check the backends against it.
 
 // Replaceable reports whether every following single-token step of t is a
 // single replacement, and returns its lo and recent.

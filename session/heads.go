@@ -83,7 +83,7 @@ func (hs *headState) count() (int, int64) {
 func (hs *headState) append(tokens, pos []int32) []int32 {
 	single := len(tokens) == 1
 	if single && hs.graph == nil && hs.ctx != nil && hs.err == nil {
-		if err := hs.engage(hs.ctx); err != nil {
+		if err := hs.engage(); err != nil {
 			hs.err = err
 		}
 	}

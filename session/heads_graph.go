@@ -15,15 +15,15 @@ import (
 // nothing; the tracker is stale until sync takes the state back, which
 // anything other than a single-token step does first.
 type graphHeads struct {
-	ctx    *binding.Context
 	state  h2o.ReplacedState
 	tokens []int32 // appended since the handoff
 	next   int32   // the position of the next token
 }
 
-// engage hands the steps to the graph when the tracker allows it; a
-// refusal leaves the host in charge.
-func (hs *headState) engage(ctx *binding.Context) error {
+// engage hands the steps to the graph (hs.ctx's) when the tracker allows it;
+// a refusal leaves the host in charge.
+func (hs *headState) engage() error {
+	ctx := hs.ctx
 	if hs.graph != nil || hs.hostOnly || !ctx.FlashAttn() {
 		return nil
 	}
@@ -35,7 +35,7 @@ func (hs *headState) engage(ctx *binding.Context) error {
 	if g == nil {
 		g = &graphHeads{}
 	}
-	g.ctx, g.tokens, g.next = ctx, g.tokens[:0], hs.t.NextPos()
+	g.tokens, g.next = g.tokens[:0], hs.t.NextPos()
 	if err := hs.t.ReplaceState(hs.nCells, &g.state); err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func (hs *headState) sync() error {
 	}
 	hs.graph, hs.spare = nil, g
 	st := binding.HeadReplaceState{Sums: g.state.Sums, Pos: g.state.Pos}
-	if err := g.ctx.EndHeadReplace(st); err != nil {
+	if err := hs.ctx.EndHeadReplace(st); err != nil {
 		return fmt.Errorf("per-head eviction: %w", err)
 	}
 	if err := hs.t.AdoptReplaced(&g.state, g.tokens); err != nil {
@@ -69,6 +69,6 @@ func (hs *headState) sync() error {
 func (hs *headState) drop() {
 	if g := hs.graph; g != nil {
 		hs.graph, hs.spare = nil, g
-		_ = g.ctx.EndHeadReplace(binding.HeadReplaceState{})
+		_ = hs.ctx.EndHeadReplace(binding.HeadReplaceState{})
 	}
 }
