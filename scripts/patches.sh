@@ -29,6 +29,9 @@ apply() {
   mkdir -p "$dir"
   llama_pin_stage "$dir"
   g init -q
+  # edits made by hand in the work tree carry the series' identity too
+  g config user.name "$GIT_AUTHOR_NAME"
+  g config user.email "$GIT_AUTHOR_EMAIL"
   g add -A
   GIT_AUTHOR_DATE=$pin_date GIT_COMMITTER_DATE=$pin_date g commit -q -m "pin: $MODULE@$VERSION (llama.cpp $LLAMA_CPP_COMMIT)"
   g tag pin
