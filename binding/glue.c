@@ -97,15 +97,15 @@ h2o_rc h2o_head_moves(struct llama_context * ctx, int32_t n,
     return status_end(llama_kv_head_moves(ctx, n, layer, head, src, dst, delta, shift));
 }
 
-h2o_rc h2o_head_replace_begin(struct llama_context * ctx, llama_seq_id seq, llama_pos pos_lo, int32_t n_recent,
-        const double * sums, const int32_t * pos) {
+h2o_rc h2o_head_replace_begin(struct llama_context * ctx, llama_seq_id seq, int32_t key_lo, int32_t n_recent,
+        int32_t key_next, bool rank_pos, const double * sums, const int32_t * keys) {
     status_begin();
-    return status_end(llama_kv_head_replace_begin(ctx, seq, pos_lo, n_recent, sums, pos));
+    return status_end(llama_kv_head_replace_begin(ctx, seq, key_lo, n_recent, key_next, rank_pos, sums, keys));
 }
 
-h2o_rc h2o_head_replace_end(struct llama_context * ctx, double * sums, int32_t * pos) {
+h2o_rc h2o_head_replace_end(struct llama_context * ctx, double * sums, int32_t * keys, int32_t * shift) {
     status_begin();
-    return status_end(llama_kv_head_replace_end(ctx, sums, pos));
+    return status_end(llama_kv_head_replace_end(ctx, sums, keys, shift));
 }
 
 h2o_rc h2o_key_stats(struct llama_context * ctx, enum llama_kv_key_stat stat,

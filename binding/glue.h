@@ -34,9 +34,9 @@ struct llama_model * h2o_model_load(const char * path, struct llama_model_params
 struct llama_context * h2o_context_new(struct llama_model * m, struct llama_context_params p, char ** detail);
 h2o_rc h2o_decode(struct llama_context * ctx, struct llama_batch b);
 h2o_rc h2o_set_scores(struct llama_context * ctx, enum llama_attn_scores_mode mode);
-h2o_rc h2o_head_replace_begin(struct llama_context * ctx, llama_seq_id seq, llama_pos pos_lo, int32_t n_recent,
-        const double * sums, const int32_t * pos);
-h2o_rc h2o_head_replace_end(struct llama_context * ctx, double * sums, int32_t * pos);
+h2o_rc h2o_head_replace_begin(struct llama_context * ctx, llama_seq_id seq, int32_t key_lo, int32_t n_recent,
+        int32_t key_next, bool rank_pos, const double * sums, const int32_t * keys);
+h2o_rc h2o_head_replace_end(struct llama_context * ctx, double * sums, int32_t * keys, int32_t * shift);
 h2o_rc h2o_head_moves(struct llama_context * ctx, int32_t n,
         const int32_t * layer, const int32_t * head,
         const int32_t * src, const int32_t * dst, const int32_t * delta,

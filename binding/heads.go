@@ -87,34 +87,51 @@ func (c *Context) ValueRow(layer, cell int, out []float32) (int, error) {
 
 // HeadReplaceState is the state of per-head replacement on the backend: for
 // every (layer, KV head, cell), at [(layer*nHeadKV + head)*NCtx + cell], the
-// position of the token that head holds in the cell (-1: none) and the
-// attention it received so far.
+// ordering key of the token that head holds in the cell (its index in the
+// stream; -1: none) and the attention it received so far. With rank
+// positions, Shift (taken back by EndHeadReplace when not nil) is every key's
+// position shift since the handoff, at [(layer*NCtx + cell)*nHeadKV + head],
+// the layout of MoveHeads' dense shift.
 type HeadReplaceState struct {
-	Sums []float64
-	Pos  []int32
+	Sums  []float64
+	Keys  []int32
+	Shift []int32
+}
+
+// HeadReplace is how the decode graph replaces (llama-kv-head-replace.h):
+// in every (layer, KV head) the new token takes the place of the held token
+// with the least attention among those with keys [KeyLo, k+1-Recent) (k:
+// the new token's key; the lowest key on ties). KeyNext is the first new
+// token's key, and every decode adds one. Without RankPos keys are positions
+// and each token is decoded at its key; with RankPos every token is decoded
+// at the same position (the number held) and each head's keys sit at their
+// ranks, rotated as attention reads them.
+type HeadReplace struct {
+	KeyLo   int32
+	Recent  int
+	KeyNext int32
+	RankPos bool
 }
 
 // checkHeadReplace checks that st has an entry per (layer, KV head, cell).
 func (c *Context) checkHeadReplace(st HeadReplaceState) error {
 	n := c.nLayer * c.model.Info().NHeadKV * c.nCtx
-	if len(st.Sums) != n || len(st.Pos) != n {
-		return fmt.Errorf("head replacement: state of %d sums and %d positions, want layers x KV heads x cells = %d", len(st.Sums), len(st.Pos), n)
+	if len(st.Sums) != n || len(st.Keys) != n || (st.Shift != nil && len(st.Shift) != n) {
+		return fmt.Errorf("head replacement: state of %d sums, %d keys and %d shifts, want layers x KV heads x cells = %d", len(st.Sums), len(st.Keys), len(st.Shift), n)
 	}
 	return nil
 }
 
 // BeginHeadReplace hands per-head eviction of sequence seq to the decode
-// graph (llama-kv-head-replace.h): from now on each decode is one token of
-// seq, which in every (layer, KV head) replaces the held token with the least
-// attention among those at positions [posLo, p+1-recent) (p: the new
-// token's; the lowest position on ties), on the backend.
-func (c *Context) BeginHeadReplace(seq, posLo int32, recent int, st HeadReplaceState) error {
+// graph: from now on each decode is one token of seq, which replaces a held
+// token in every (layer, KV head) on the backend as r says.
+func (c *Context) BeginHeadReplace(seq int32, r HeadReplace, st HeadReplaceState) error {
 	if err := c.checkHeadReplace(st); err != nil {
 		return err
 	}
-	if r := C.h2o_head_replace_begin(c.c, C.llama_seq_id(seq), C.llama_pos(posLo), C.int32_t(recent),
-		(*C.double)(unsafe.Pointer(&st.Sums[0])), (*C.int32_t)(unsafe.Pointer(&st.Pos[0]))); r.rc != 0 {
-		return callError("start per-head replacement", r.detail)
+	if rc := C.h2o_head_replace_begin(c.c, C.llama_seq_id(seq), C.int32_t(r.KeyLo), C.int32_t(r.Recent), C.int32_t(r.KeyNext),
+		C.bool(r.RankPos), (*C.double)(unsafe.Pointer(&st.Sums[0])), (*C.int32_t)(unsafe.Pointer(&st.Keys[0]))); rc.rc != 0 {
+		return callError("start per-head replacement", rc.detail)
 	}
 	return nil
 }
@@ -123,14 +140,17 @@ func (c *Context) BeginHeadReplace(seq, posLo int32, recent int, st HeadReplaceS
 // (an empty st: discard it).
 func (c *Context) EndHeadReplace(st HeadReplaceState) error {
 	var sums *C.double
-	var pos *C.int32_t
-	if len(st.Sums) > 0 || len(st.Pos) > 0 {
+	var keys, shift *C.int32_t
+	if len(st.Sums) > 0 || len(st.Keys) > 0 {
 		if err := c.checkHeadReplace(st); err != nil {
 			return err
 		}
-		sums, pos = (*C.double)(unsafe.Pointer(&st.Sums[0])), (*C.int32_t)(unsafe.Pointer(&st.Pos[0]))
+		sums, keys = (*C.double)(unsafe.Pointer(&st.Sums[0])), (*C.int32_t)(unsafe.Pointer(&st.Keys[0]))
+		if len(st.Shift) > 0 {
+			shift = (*C.int32_t)(unsafe.Pointer(&st.Shift[0]))
+		}
 	}
-	if r := C.h2o_head_replace_end(c.c, sums, pos); r.rc != 0 {
+	if r := C.h2o_head_replace_end(c.c, sums, keys, shift); r.rc != 0 {
 		return callError("end per-head replacement", r.detail)
 	}
 	return nil

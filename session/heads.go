@@ -90,8 +90,11 @@ func (hs *headState) append(tokens, pos []int32) []int32 {
 	if g := hs.graph; g != nil {
 		if single {
 			g.tokens = append(g.tokens, tokens[0])
-			g.next++
-			return append(pos[:0], g.next-1)
+			p := g.next
+			if !g.rolling {
+				g.next++ // with rolling every token is decoded at the budget
+			}
+			return append(pos[:0], p)
 		}
 		hs.syncNow()
 	}

@@ -130,6 +130,111 @@ func graphMatchesHost(t *testing.T, load func(testing.TB, string) *binding.Model
 	}
 }
 
+// With rolling, the decode graph rotates each head's keys to their ranks as
+// attention reads them, and re-rotates the stored keys once when the host
+// takes over; the host re-rotates them in place at every eviction. The two
+// round differently, and a quantized model's activations turn rounding into
+// visible steps, so they are compared by what rolling means: the graph ran
+// the steps, evicted as many tokens, kept every position below the budget,
+// every kept layer-0 key is its token's key at its rank (compareHeadRows),
+// nearly all kept tokens are the host's, and the logits follow the host's
+// (closely on an unquantized model; a key read at a wrong position is off
+// by several units on the quantized one).
+func TestPerHeadGraphRolling(t *testing.T) {
+	graphRolling(t, loadModel, rollingCase{"stories260K f32 keys", testutil.Stories260K, "f32", 2e-2},
+		rollingCase{"debtext f32 keys", testutil.EvalModel, "f32", quantizedLogitTol}, rollingCase{"debtext f16 keys", testutil.EvalModel, "f16", quantizedLogitTol})
+}
+
+// The same on CUDA, where f16 keys take the attention kernel that rotates
+// the keys it reads by each (cell, KV head)'s position.
+func TestPerHeadGraphRollingGPU(t *testing.T) {
+	graphRolling(t, func(t testing.TB, path string) *binding.Model {
+		return testmodel.LoadGPU(t, path, "the CUDA per-head rolling test")
+	}, rollingCase{"debtext f32 keys", testutil.EvalModel, "f32", quantizedLogitTol}, rollingCase{"debtext f16 keys", testutil.EvalModel, "f16", quantizedLogitTol})
+}
+
+type rollingCase struct {
+	name     string
+	path     func(testing.TB) string
+	typeK    string
+	logitTol float64
+}
+
+// The evaluation model's weights are q8_0: its activations are quantized in
+// blocks, so the graph's and the host's last-bit differences become steps of
+// a fraction of a unit in the logits.
+const quantizedLogitTol = 2.0
+
+func graphRolling(t *testing.T, load func(testing.TB, string) *binding.Model, cases ...rollingCase) {
+	const b, steps = 48, 240
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := load(t, tc.path(t))
+			info := m.Info()
+			prompt, _ := m.Tokenize("Once upon a time, there was a little girl named Lily. She liked to play in the park with her friends.", true, false)
+			open := func(host bool) *Session {
+				pol := perHead(b, 24, true)
+				pol.SinkTokens = 4
+				s := newSession(t, m, Options{Policy: pol, Chunk: 16, NCtx: 128, FlashAttn: "on", HostHeads: host, TypeK: tc.typeK, TypeV: "f32"})
+				if err := s.Feed(prompt); err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+			host, graph := open(true), open(false)
+			on, worst := 0, 0.0
+			for i := 0; i < steps; i++ {
+				hl, gl := host.Logits(), graph.Logits()
+				d := 0.0
+				for j := range hl {
+					d = max(d, math.Abs(float64(hl[j]-gl[j])))
+				}
+				if d > tc.logitTol {
+					t.Fatalf("step %d (graph on: %v): logits differ from the host's by up to %g", i, graphOn(graph), d)
+				}
+				worst = max(worst, d)
+				tok := int32(argmax(hl)) // one token stream for both
+				if err := host.Step(tok); err != nil {
+					t.Fatal(err)
+				}
+				if err := graph.Step(tok); err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+				if graphOn(graph) {
+					on++
+				}
+				if p := graph.Context().PosMax(0); p >= b {
+					t.Fatalf("step %d: position %d with rolling, budget %d", i, p, b)
+				}
+			}
+			if on < steps/2 {
+				t.Fatalf("the graph ran %d of %d steps", on, steps)
+			}
+			if hs, gs := host.Stats(), graph.Stats(); hs.Evictions != gs.Evictions || hs.Seen != gs.Seen || hs.CacheUsed != gs.CacheUsed {
+				t.Fatalf("stats: host %+v, graph %+v", hs, gs)
+			}
+			compareHeadRows(t, m, graph, tc.name)
+			ht, gt := host.HeadTracker(), graph.HeadTracker()
+			same, all := 0, 0
+			for l := 0; l < info.NLayer; l++ {
+				for h := 0; h < info.NHeadKV; h++ {
+					he, ge := ht.Head(l, h).Entries(), gt.Head(l, h).Entries()
+					for i := range he {
+						all++
+						if i < len(ge) && ge[i].Index == he[i].Index && ge[i].Pos == he[i].Pos {
+							same++
+						}
+					}
+				}
+			}
+			t.Logf("%d of %d graph steps; logits within %.3g of the host's; %d of %d kept (token, position) pairs the host's", on, steps, worst, same, all)
+			if same < all*19/20 {
+				t.Fatalf("only %d of %d kept (token, position) pairs are the host's", same, all)
+			}
+		})
+	}
+}
+
 func count(v []bool) int {
 	n := 0
 	for _, b := range v {

@@ -259,6 +259,9 @@ func compareHeadRows(t *testing.T, m *binding.Model, s *Session, name string) {
 	if m.GPULayers() != 0 && binding.HasGPU() {
 		keyTol = 2e-3
 	}
+	if s.Options().TypeK == "f16" {
+		keyTol = 1e-2 // keys rotated on read (the decode graph's) and stored in f16
+	}
 	ht := s.HeadTracker()
 	for h := 0; h < info.NHeadKV; h++ {
 		for _, e := range ht.Head(0, h).Entries() {

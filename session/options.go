@@ -200,8 +200,11 @@ func (o Options) normalize() (Options, error) {
 	if o.TypeK == "" {
 		o.TypeK = "f16"
 		// Re-rotating surviving keys in place at every eviction accumulates
-		// the rounding error of each rotation in f16 (docs/DESIGN.md).
-		if o.policy.Rolling && o.policy.Evicts() && !o.rotateOnRead {
+		// the rounding error of each rotation in f16 (docs/DESIGN.md). Per
+		// head on a GPU, the decode graph's steps rotate keys on read and
+		// re-rotate them in place only when the host takes over.
+		graphHeads := o.gpu && o.policy.Granularity == h2o.PerHead && !o.HostHeads && o.FlashAttn != "off"
+		if o.policy.Rolling && o.policy.Evicts() && !o.rotateOnRead && !graphHeads {
 			o.TypeK = "f32"
 		}
 	}

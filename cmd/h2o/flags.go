@@ -101,7 +101,7 @@ func flagTable() []option {
 		{cmdPPL, &cli.StringFlag{Name: "h2o-aggregate", Value: "sum", Usage: "per-token scores from layers/heads, comma-separated: sum | layer-mean | max"}},
 		{cmdGenerate | cmdAttn, &cli.StringFlag{Name: "granularity", Value: "token", Usage: "h2o kept sets: token (one for all layers and heads) | head (one per layer and KV head, the recipe's; see docs/DESIGN.md)"}},
 		{cmdPPL | cmdBench, &cli.StringFlag{Name: "granularity", Value: "token", Usage: "h2o granularities to compare, comma-separated: token | head (see docs/DESIGN.md)"}},
-		{cmdGenerate | cmdBench, &cli.BoolFlag{Name: "heads-on-host", Usage: "granularity head: decide every step on the host (scores copied back, ranked, rows moved by a second graph) also where the decode graph replaces tokens itself (h2o, cum score, no rolling, flash attention on)"}},
+		{cmdGenerate | cmdBench, &cli.BoolFlag{Name: "heads-on-host", Usage: "granularity head: decide every step on the host (scores copied back, ranked, rows moved by a second graph) also where the decode graph replaces tokens itself (h2o, cum score, flash attention on)"}},
 		{cmdPolicy, &cli.StringFlag{Name: "prefill", Value: "chunked", Usage: "prompt reading with eviction: chunked (bounded memory) | full (exact recipe, needs the whole prompt in memory; the default with --prefill-score)"}},
 		{cmdGenerate, &cli.StringFlag{Name: "prefill-score", Value: "none", Usage: "prompt rule: none (the policy cuts the prompt) | snapkv:W (the last W prompt tokens' attention, pooled, picks what else the cut keeps; full prefill)"}},
 		{cmdPPL, &cli.StringFlag{Name: "prefill-score", Value: "none", Usage: "prompt rules to compare, comma-separated: none | snapkv:W (with --prompt-tokens)"}},

@@ -19,7 +19,8 @@
 //                              copies), the cast of a quantized K view
 //   sum_argmin_move            (patch: ggml sum_argmin_move op), many steps
 //                              of running sums with ties, empty entries and
-//                              columns where nothing qualifies, exactly
+//                              columns where nothing qualifies, exactly, with
+//                              and without the shifts that follow the ranks
 //
 // Usage: test-ops [-v]. Exit status 0 when every case agrees.
 #include "ggml.h"
@@ -518,6 +519,7 @@ struct rope_fa_case {
     bool    freq_factors;  // with per-pair frequency factors, freq_scale 0.5, attn_factor 1.25
     bool    second_reader; // the RoPE's result also read by another op
     bool    fused_on_gpu;  // CUDA must compute it as one kernel
+    bool    head_rows;     // a position per (cell, KV head): the RoPE over rows of one head
 };
 
 struct rope_fa_result {
@@ -533,17 +535,18 @@ rope_fa_result rope_fa_run(ggml_backend_t b, const rope_fa_case & c, const std::
     graph_run g;
     g.ctx = new_ctx();
     const int64_t n_rows = c.n_seq == 1 ? c.n_kv : c.kv_size*c.n_seq; // as the KV cache ropes them
+    const int64_t n_hr   = c.head_rows ? c.n_head_kv : 1;             // RoPE rows per cell
     const float   freq_scale  = c.freq_factors ? 0.5f : 1.0f;
     const float   attn_factor = c.freq_factors ? 1.25f : 1.0f;
     ggml_tensor * kc  = ggml_new_tensor_3d(g.ctx, GGML_TYPE_F16, c.D, c.n_head_kv, c.kv_size*c.n_seq);
-    ggml_tensor * pos = ggml_new_tensor_1d(g.ctx, GGML_TYPE_I32, n_rows);
+    ggml_tensor * pos = ggml_new_tensor_1d(g.ctx, GGML_TYPE_I32, n_rows*n_hr);
     ggml_tensor * ff  = c.freq_factors ? ggml_new_tensor_1d(g.ctx, GGML_TYPE_F32, c.D/2) : nullptr;
     ggml_tensor * q   = ggml_new_tensor_4d(g.ctx, GGML_TYPE_F32, c.D, 1, c.n_head, c.n_seq);
     ggml_tensor * v   = ggml_new_tensor_4d(g.ctx, GGML_TYPE_F16, c.D, c.n_kv, c.n_head_kv, c.n_seq);
     ggml_tensor * m   = ggml_new_tensor_4d(g.ctx, GGML_TYPE_F16, c.n_kv, 1, 1, c.n_seq);
-    ggml_tensor * x   = ggml_view_3d(g.ctx, kc, c.D, c.n_head_kv, n_rows, kc->nb[1], kc->nb[2], 0);
+    ggml_tensor * x   = ggml_view_3d(g.ctx, kc, c.D, c.n_head_kv/n_hr, n_rows*n_hr, kc->nb[1], kc->nb[2]/n_hr, 0);
     ggml_tensor * r   = ggml_rope_ext(g.ctx, x, pos, ff, (int) c.D, c.mode, 0, 10000.0f, freq_scale, 0.0f, attn_factor, 0.0f, 0.0f);
-    const size_t  row = r->nb[2];
+    const size_t  row = r->nb[2]*n_hr;
     ggml_tensor * kv  = ggml_view_4d(g.ctx, r, c.D, c.n_head_kv, c.n_kv, c.n_seq, r->nb[1], row,
                                      row*(c.n_seq == 1 ? c.n_kv : c.kv_size), 0);
     ggml_tensor * k   = ggml_permute(g.ctx, kv, 0, 2, 1, 3);
@@ -591,13 +594,15 @@ rope_fa_result rope_fa_run(ggml_backend_t b, const rope_fa_case & c, const std::
 
 void test_rope_fa(const std::vector<backend> & bs, std::mt19937 & rng) {
     const rope_fa_case cases[] = {
-        // D, n_kv, kv_size, heads, kv heads, seqs, mode, logits, ff, 2nd reader, fused
-        {128, 256,  384, 32,  8, 1, 0,                   true,  false, false, true }, // one decode, GQA 4
-        {128, 384,  512, 32, 32, 3, 0,                   true,  false, false, true }, // three streams read in part
-        { 64, 512,  512,  8,  4, 1, 0,                   true,  true,  false, true }, // frequency factors, scales
-        {128, 512,  512, 32, 32, 1, 0,                   false, false, false, false}, // no logits: fused where the vector kernel is chosen
-        {128, 256,  256, 32,  8, 1, GGML_ROPE_TYPE_NEOX, true,  false, false, false}, // NEOX pairs: a RoPE pass first
-        {128, 256,  256, 32,  8, 1, 0,                   true,  false, true,  false}, // the RoPE read twice: a RoPE pass first
+        // D, n_kv, kv_size, heads, kv heads, seqs, mode, logits, ff, 2nd reader, fused, head rows
+        {128, 256,  384, 32,  8, 1, 0,                   true,  false, false, true,  false}, // one decode, GQA 4
+        {128, 384,  512, 32, 32, 3, 0,                   true,  false, false, true,  false}, // three streams read in part
+        { 64, 512,  512,  8,  4, 1, 0,                   true,  true,  false, true,  false}, // frequency factors, scales
+        {128, 512,  512, 32, 32, 1, 0,                   false, false, false, false, false}, // no logits: fused where the vector kernel is chosen
+        {128, 256,  256, 32,  8, 1, GGML_ROPE_TYPE_NEOX, true,  false, false, false, false}, // NEOX pairs: a RoPE pass first
+        {128, 256,  256, 32,  8, 1, 0,                   true,  false, true,  false, false}, // the RoPE read twice: a RoPE pass first
+        {128, 256,  384, 32,  8, 1, 0,                   true,  false, false, true,  true }, // a position per (cell, KV head)
+        {128, 384,  512, 32, 32, 3, 0,                   true,  false, false, true,  true }, // per (cell, KV head), three streams
     };
     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
     // a cell's shift under position rolling: up to the cache size, behind
@@ -610,7 +615,7 @@ void test_rope_fa(const std::vector<backend> & bs, std::mt19937 & rng) {
         for (auto & y : k) y = u(rng);
         for (auto & y : v) y = u(rng);
         for (auto & y : ff) y = 1.0f + 3.0f*(u(rng) + 1.0f);
-        std::vector<int32_t> pos((size_t) n_rows);
+        std::vector<int32_t> pos((size_t) (n_rows*(c.head_rows ? c.n_head_kv : 1)));
         for (auto & y : pos) y = p(rng);
         std::vector<float> m((size_t) c.n_kv*c.n_seq, 0.0f);
         for (int64_t s = 0; s < c.n_seq; ++s) {
@@ -636,7 +641,8 @@ void test_rope_fa(const std::vector<backend> & bs, std::mt19937 & rng) {
             const int64_t rrow = c.n_seq == 1 ? i : s*c.kv_size + i;
             const float * a    = kr.data() + (rrow*c.n_head_kv + hk)*c.D;
             for (int64_t e = 0; e < c.D/2; ++e) {
-                const double theta = freq_scale*pos[rrow]*std::pow(10000.0, -2.0*e/c.D)/(c.freq_factors ? ff[e] : 1.0f);
+                const int32_t pr   = c.head_rows ? pos[rrow*c.n_head_kv + hk] : pos[rrow];
+                const double theta = freq_scale*pr*std::pow(10000.0, -2.0*e/c.D)/(c.freq_factors ? ff[e] : 1.0f);
                 const int64_t i0 = c.mode == 0 ? 2*e : e;
                 const int64_t i1 = c.mode == 0 ? 2*e + 1 : e + c.D/2;
                 kk[i0] = attn_factor*(a[i0]*std::cos(theta) - a[i1]*std::sin(theta));
@@ -647,10 +653,11 @@ void test_rope_fa(const std::vector<backend> & bs, std::mt19937 & rng) {
             out = d*scale + mv;
         }
         char what[160];
-        snprintf(what, sizeof what, "rope->flash_attn_ext %s D %lld [%lld of %lld kv, %lld/%lld heads, %lld seq]%s%s%s",
+        snprintf(what, sizeof what, "rope->flash_attn_ext %s D %lld [%lld of %lld kv, %lld/%lld heads, %lld seq]%s%s%s%s",
                  c.mode == 0 ? "norm" : "neox", (long long) c.D, (long long) c.n_kv, (long long) c.kv_size,
                  (long long) c.n_head, (long long) c.n_head_kv, (long long) c.n_seq,
-                 c.logits ? "" : " no logits", c.freq_factors ? " ff" : "", c.second_reader ? " 2 readers" : "");
+                 c.logits ? "" : " no logits", c.freq_factors ? " ff" : "", c.second_reader ? " 2 readers" : "",
+                 c.head_rows ? " head rows" : "");
         // angles in f32 at positions in the thousands (see test_rope), keys rounded to f16 or not
         const double tol = 5e-3;
         rope_fa_result cpu;
@@ -755,22 +762,30 @@ struct argmin_case {
     int     steps;
     int     levels; // step values are multiples of 1/levels: many equal sums
     int32_t lo, recent;
+    bool    shifts; // the shift operand (rank positions)
 };
 
 struct argmin_state {
     std::vector<double>  acc;
     std::vector<int32_t> key;
     std::vector<int32_t> out;
+    std::vector<int32_t> shift; // [n][n_col] when the case shifts
+    std::vector<int32_t> wpos;  // reference only: the position each entry's row was written at
 };
 
 // The reference: every qualifying entry of a column sorted by (sum, key).
-void argmin_ref(const argmin_case & c, argmin_state & st, const std::vector<float> & a, const int32_t p[4]) {
+// With shifts it also checks what they are for: every entry's write
+// position plus its shift is its rank among the column's keys (the source
+// is written at n - 1, the rank of the newest of n held).
+bool argmin_ref(const argmin_case & c, argmin_state & st, const std::vector<float> & a, const int32_t p[4]) {
+    bool ranks = true;
     st.out.assign(c.n_col, 0);
     for (int64_t col = 0; col < c.n_col; ++col) {
         double  * s = st.acc.data() + col*c.n;
         int32_t * k = st.key.data() + col*c.n;
         for (int64_t i = 0; i < c.n_a; ++i) s[i] += (double) a[col*c.n_a + i];
         k[p[2]] = p[3];
+        if (c.shifts) st.wpos[p[2]*c.n_col + col] = (int32_t) (c.n - 1);
         std::vector<int64_t> cand;
         for (int64_t i = 0; i < c.n; ++i) {
             if (i != p[2] && k[i] >= p[0] && k[i] < p[1]) cand.push_back(i);
@@ -781,11 +796,29 @@ void argmin_ref(const argmin_case & c, argmin_state & st, const std::vector<floa
         int64_t b = p[2];
         if (!cand.empty()) {
             b = cand[0];
+            if (c.shifts) {
+                for (int64_t i = 0; i < c.n; ++i) st.shift[i*c.n_col + col] -= k[i] > k[b];
+                st.shift[b*c.n_col + col]    = st.shift[p[2]*c.n_col + col];
+                st.shift[p[2]*c.n_col + col] = 0;
+                st.wpos[b*c.n_col + col]     = st.wpos[p[2]*c.n_col + col];
+            }
             s[b] = s[p[2]]; k[b] = k[p[2]];
             s[p[2]] = 0; k[p[2]] = -1;
         }
         st.out[col] = (int32_t) (b*c.n_col + col);
+        if (c.shifts) {
+            std::vector<int64_t> held;
+            for (int64_t i = 0; i < c.n; ++i) {
+                if (k[i] >= 0) held.push_back(i);
+            }
+            std::sort(held.begin(), held.end(), [&](int64_t x, int64_t y) { return k[x] < k[y]; });
+            for (size_t r = 0; r < held.size(); ++r) {
+                const int64_t i = held[r];
+                ranks &= st.wpos[i*c.n_col + col] + st.shift[i*c.n_col + col] == (int32_t) r;
+            }
+        }
     }
+    return ranks;
 }
 
 // One step on a backend: the state goes in and comes back, as a cache's does.
@@ -796,7 +829,8 @@ bool argmin_run(ggml_backend_t b, const argmin_case & c, argmin_state & st, cons
     ggml_tensor * acc = ggml_new_tensor_2d(g.ctx, GGML_TYPE_F64, c.n, c.n_col);
     ggml_tensor * key = ggml_new_tensor_2d(g.ctx, GGML_TYPE_I32, c.n, c.n_col);
     ggml_tensor * par = ggml_new_tensor_1d(g.ctx, GGML_TYPE_I32, 4);
-    ggml_tensor * out = ggml_sum_argmin_move(g.ctx, ta, acc, key, par);
+    ggml_tensor * sh  = c.shifts ? ggml_new_tensor_2d(g.ctx, GGML_TYPE_I32, c.n_col, c.n) : nullptr;
+    ggml_tensor * out = ggml_sum_argmin_move(g.ctx, ta, acc, key, sh, par);
     *sup = ggml_backend_supports_op(b, out);
     if (!*sup) {
         return false;
@@ -808,8 +842,14 @@ bool argmin_run(ggml_backend_t b, const argmin_case & c, argmin_state & st, cons
     ggml_backend_tensor_set(acc, st.acc.data(), 0, ggml_nbytes(acc));
     ggml_backend_tensor_set(key, st.key.data(), 0, ggml_nbytes(key));
     ggml_backend_tensor_set(par, p, 0, ggml_nbytes(par));
+    if (sh) {
+        ggml_backend_tensor_set(sh, st.shift.data(), 0, ggml_nbytes(sh));
+    }
     if (ggml_backend_graph_compute(b, gf) != GGML_STATUS_SUCCESS) {
         return false;
+    }
+    if (sh) {
+        ggml_backend_tensor_get(sh, st.shift.data(), 0, ggml_nbytes(sh));
     }
     st.out.resize(c.n_col);
     ggml_backend_tensor_get(acc, st.acc.data(), 0, ggml_nbytes(acc));
@@ -824,15 +864,19 @@ double argmin_diff(const argmin_state & x, const argmin_state & y) {
     for (size_t i = 0; i < x.acc.size(); ++i) d += memcmp(&x.acc[i], &y.acc[i], sizeof(double)) != 0;
     for (size_t i = 0; i < x.key.size(); ++i) d += x.key[i] != y.key[i];
     for (size_t i = 0; i < x.out.size(); ++i) d += x.out[i] != y.out[i];
+    for (size_t i = 0; i < x.shift.size(); ++i) d += x.shift[i] != y.shift[i];
     return d;
 }
 
 void test_sum_argmin_move(const std::vector<backend> & bs, std::mt19937 & rng) {
     const argmin_case cases[] = {
-        {2304, 2304, 32, 40, 0,  4, 128}, // a 7B layer's KV heads at 2,304 cells
-        {2304, 2048,  8, 40, 8,  4, 128}, // a step over fewer cells; many equal sums
-        { 300,  300,  4, 60, 2,  0,  16}, // nearly all sums equal: keys decide
-        { 130,  130,  3, 20, 0, 64,  70}, // nothing qualifies at first
+        {2304, 2304, 32, 40, 0,  4, 128, false}, // a 7B layer's KV heads at 2,304 cells
+        {2304, 2048,  8, 40, 8,  4, 128, false}, // a step over fewer cells; many equal sums
+        { 300,  300,  4, 60, 2,  0,  16, false}, // nearly all sums equal: keys decide
+        { 130,  130,  3, 20, 0, 64,  70, false}, // nothing qualifies at first
+        {2304, 2304, 32, 40, 0,  4, 128, true},  // the 7B layer with rank shifts
+        { 300,  300,  4, 60, 2,  0,  16, true},  // shifts, nearly all sums equal
+        { 130,  130,  3, 20, 0, 64,  70, true},  // shifts, nothing qualifies at first
     };
     std::uniform_real_distribution<float> u(0.0f, 1.0f);
     for (const auto & c : cases) {
@@ -847,22 +891,31 @@ void test_sum_argmin_move(const std::vector<backend> & bs, std::mt19937 & rng) {
             for (int64_t i = 0; i + 1 < c.n; ++i) init.key[col*c.n + i] = k[i];
             for (int64_t i = 0; i + 1 < c.n; ++i) init.acc[col*c.n + i] = c.levels ? std::floor(u(rng)*c.levels)/c.levels : u(rng);
         }
+        if (c.shifts) {
+            // keys 0..n-2 are their own ranks: written there, no shift yet
+            init.shift.assign((size_t) c.n*c.n_col, 0);
+            init.wpos.assign((size_t) c.n*c.n_col, 0);
+            for (int64_t col = 0; col < c.n_col; ++col) {
+                for (int64_t i = 0; i < c.n; ++i) init.wpos[i*c.n_col + col] = init.key[col*c.n + i];
+            }
+        }
         std::vector<std::vector<float>> steps(c.steps);
         for (auto & a : steps) {
             a.resize((size_t) c.n_a*c.n_col);
             for (auto & x : a) x = c.levels ? std::floor(u(rng)*c.levels)/c.levels : u(rng)/64;
         }
         char what[128];
-        snprintf(what, sizeof what, "sum_argmin_move [%lld, %lld] of [%lld], %d steps%s", (long long) c.n_a,
-                 (long long) c.n_col, (long long) c.n, c.steps, c.levels ? ", equal sums" : "");
+        snprintf(what, sizeof what, "sum_argmin_move [%lld, %lld] of [%lld], %d steps%s%s", (long long) c.n_a,
+                 (long long) c.n_col, (long long) c.n, c.steps, c.levels ? ", equal sums" : "", c.shifts ? ", shifts" : "");
         argmin_state ref = init;
+        bool ranks = true;
         std::vector<argmin_state> got(bs.size(), init);
         std::vector<bool> ok(bs.size(), true);
         for (int t = 0; t < c.steps; ++t) {
             // every step the source is the entry emptied by the last (the new token's cell)
             const int32_t next = (int32_t) (c.n - 1 + t);
             const int32_t p[4] = { c.lo, next + 1 - c.recent, (int32_t) (c.n - 1), next };
-            argmin_ref(c, ref, steps[t], p);
+            ranks &= argmin_ref(c, ref, steps[t], p);
             for (size_t j = 0; j < bs.size(); ++j) {
                 if (!ok[j]) continue;
                 bool sup = false;
@@ -873,6 +926,9 @@ void test_sum_argmin_move(const std::vector<backend> & bs, std::mt19937 & rng) {
                 }
                 if (argmin_diff(got[j], ref) != 0) ok[j] = false; // reported below, as it first differed
             }
+        }
+        if (c.shifts) {
+            report(what, "ref: position + shift = rank", ranks ? 0 : 1, 0);
         }
         for (size_t j = 0; j < bs.size(); ++j) {
             report(what, bs[j].name + " vs ref", argmin_diff(got[j], ref), 0);
