@@ -40,7 +40,7 @@ type Options struct {
 	// with GPU layers and f16 keys (or keys rotated on read, which reach it
 	// in f16, and f16 values); without, llama.cpp picks by device support.
 	FlashAttn    string
-	TypeK, TypeV string // KV cache types; "" = f16, or f32 for K when rolling with keys rotated in place
+	TypeK, TypeV string // KV cache types; "" = f16, or f32 for K when rolling re-rotates keys in place at every step
 	// KeyRotation says how position rolling reaches the cached keys:
 	// on-read rotates each key by its cell's shift when attention reads it,
 	// so stored keys never change; in-place re-rotates the stored keys at
@@ -144,11 +144,15 @@ func (o Options) normalize() (Options, error) {
 			return o, fmt.Errorf("granularity head needs per-KV-head scores")
 		}
 		o.Scores = binding.ScoresKVHead
-		// Its row moves handle both V layouts; with flash attention (V not
-		// transposed, scores from the kernel's logits) they are tested on
-		// the CPU only, so auto keeps the plain path until CUDA is checked.
-		if o.FlashAttn != "on" {
+		// Its row moves handle both V layouts. auto: flash attention on a
+		// GPU, where the decode graph then makes the recipe's steps itself
+		// (heads_graph.go); the plain path on the CPU and for the host's
+		// steps (--heads-on-host).
+		if o.FlashAttn == "" || o.FlashAttn == "auto" {
 			o.FlashAttn = "off"
+			if o.gpu && !o.HostHeads {
+				o.FlashAttn = "on"
+			}
 		}
 	}
 	if o.policy.Prompt.Kind != "" {
@@ -201,9 +205,10 @@ func (o Options) normalize() (Options, error) {
 		o.TypeK = "f16"
 		// Re-rotating surviving keys in place at every eviction accumulates
 		// the rounding error of each rotation in f16 (docs/DESIGN.md). Per
-		// head on a GPU, the decode graph's steps rotate keys on read and
-		// re-rotate them in place only when the host takes over.
-		graphHeads := o.gpu && o.policy.Granularity == h2o.PerHead && !o.HostHeads && o.FlashAttn != "off"
+		// head on a GPU with flash attention, the decode graph's steps
+		// rotate keys on read and re-rotate them in place only when the
+		// host takes over.
+		graphHeads := o.gpu && o.policy.Granularity == h2o.PerHead && !o.HostHeads && o.FlashAttn == "on"
 		if o.policy.Rolling && o.policy.Evicts() && !o.rotateOnRead && !graphHeads {
 			o.TypeK = "f32"
 		}

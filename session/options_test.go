@@ -11,7 +11,8 @@ import (
 // Flash attention under "auto": h2o keeps it (its decode steps take scores
 // from the kernel's logits) unless the keys are f32, which the kernel would
 // convert at every step (rolling's default); "on" is kept; per-head eviction
-// runs without it unless asked.
+// runs without it unless asked, or with its layers on a GPU (where the decode
+// graph replaces) unless the host steps (--heads-on-host).
 func TestOptionsFlashAttn(t *testing.T) {
 	hh := h2o.Config{Policy: h2o.H2O, Budget: 64, HeavyHitters: 32}
 	roll := hh
@@ -42,6 +43,26 @@ func TestOptionsFlashAttn(t *testing.T) {
 		}
 		if o.FlashAttn != tc.want {
 			t.Errorf("%+v with -fa %q -ctk %q, keys rotated %s: flash attention %q, want %q", tc.policy, tc.fa, tc.typeK, o.KeyRotation, o.FlashAttn, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		policy    h2o.Config
+		fa        string
+		hostHeads bool
+		want      string
+	}{
+		{head, "auto", false, "on"},
+		{head, "", false, "on"},
+		{head, "auto", true, "off"},
+		{head, "off", false, "off"},
+		{roll, "auto", false, "auto"}, // per token: llama.cpp picks on a GPU
+	} {
+		o, err := Options{Policy: tc.policy, FlashAttn: tc.fa, HostHeads: tc.hostHeads, gpu: true}.normalize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.FlashAttn != tc.want {
+			t.Errorf("GPU, %+v with -fa %q, host heads %v: flash attention %q, want %q", tc.policy, tc.fa, tc.hostHeads, o.FlashAttn, tc.want)
 		}
 	}
 }
@@ -110,7 +131,7 @@ func TestOptionsKeyRotation(t *testing.T) {
 		{roll, RotateOnRead, false, "", true, "f16"},
 		{roll, RotateInPlace, true, "", false, "f32"},
 		{h2o.Config{Policy: h2o.H2O, Budget: 64, HeavyHitters: 32}, "", true, "", false, "f16"},
-		{head, "", true, "", false, "f32"},
+		{head, "", true, "", false, "f16"}, // the decode graph rotates on read (flash attention on by default)
 		{h2o.Config{Policy: h2o.Full}, "", true, "", false, "f16"},
 	} {
 		o, err := Options{Policy: tc.policy, KeyRotation: tc.rot, TypeK: tc.typeK, gpu: tc.gpu}.normalize()
@@ -119,6 +140,27 @@ func TestOptionsKeyRotation(t *testing.T) {
 		}
 		if o.rotateOnRead != tc.onRead || o.TypeK != tc.wantK {
 			t.Errorf("%+v, rotation %q, gpu %v, -ctk %q: on read %v, K %s; want %v, %s", tc.policy, tc.rot, tc.gpu, tc.typeK, o.rotateOnRead, o.TypeK, tc.onRead, tc.wantK)
+		}
+	}
+	// per head with rolling: f16 keys where the decode graph rotates them on
+	// read (a GPU, flash attention on, not --heads-on-host)
+	for _, tc := range []struct {
+		gpu, hostHeads bool
+		fa, wantK      string
+	}{
+		{true, false, "on", "f16"},
+		{true, true, "on", "f32"},
+		{true, false, "", "f16"},
+		{true, true, "", "f32"},
+		{false, false, "", "f32"},
+		{false, false, "on", "f32"},
+	} {
+		o, err := Options{Policy: head, FlashAttn: tc.fa, HostHeads: tc.hostHeads, gpu: tc.gpu}.normalize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.TypeK != tc.wantK {
+			t.Errorf("per head rolling, gpu %v, host heads %v, fa %q: K %s, want %s", tc.gpu, tc.hostHeads, tc.fa, o.TypeK, tc.wantK)
 		}
 	}
 	if _, err := (Options{Policy: roll, KeyRotation: "sideways"}).normalize(); err == nil {

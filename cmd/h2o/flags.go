@@ -77,7 +77,7 @@ func flagTable() []option {
 		{cmdModel, &cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads, at most the CPU count (default: 1 for a model under 5M parameters, else all CPUs)"}},
 		{cmdSession&^cmdPPL | cmdAttn, &cli.StringFlag{Name: "flash-attn", Aliases: []string{"fa"}, Value: "auto", Usage: "flash attention on|off|auto (h2o: decode steps take scores from its logits; auto = on with GPU layers and f16 keys, or keys rotated on read and f16 values)"}},
 		{cmdPPL, &cli.StringFlag{Name: "flash-attn", Aliases: []string{"fa"}, Value: "off", Usage: "flash attention on|off|auto (off: every policy uses the attention code of h2o, which needs it off)"}},
-		{cmdSession | cmdAttn, &cli.StringFlag{Name: "cache-type-k", Aliases: []string{"ctk"}, Usage: "K cache type (default f16; f32 when rolling re-rotates keys in place, see docs/DESIGN.md)"}},
+		{cmdSession | cmdAttn, &cli.StringFlag{Name: "cache-type-k", Aliases: []string{"ctk"}, Usage: "K cache type (default f16; f32 when rolling re-rotates keys in place at every step: --k-rotation in-place, or per head on the CPU or with --heads-on-host; see docs/DESIGN.md)"}},
 		{cmdSession, &cli.StringFlag{Name: "k-rotation", Value: "auto", Usage: "how rolling reaches cached keys: on-read (rotated as attention reads them; stored keys never change) | in-place (re-rotated at every eviction, llama.cpp's K-shift) | auto (on-read with GPU layers or a key type other than f32/f16, else in-place)"}},
 		{cmdSession | cmdAttn, &cli.StringFlag{Name: "cache-type-v", Aliases: []string{"ctv"}, Value: "f16", Usage: "V cache type"}},
 		{cmdSession, &cli.IntFlag{Name: "batch-size", Aliases: []string{"b"}, Usage: "prefill chunk / batch size (0 = 256)"}},
