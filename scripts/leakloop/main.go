@@ -32,9 +32,13 @@ func cycle(path string) error {
 		return err
 	}
 	defer m.Close()
-	// per token, and per head (whose moves run their own graphs)
-	for _, g := range []h2o.Granularity{h2o.PerToken, h2o.PerHead} {
-		if err := generate(m, g); err != nil {
+	// per token, per head (whose moves run their own graphs), and per head
+	// with flash attention (the decode graph replaces and keeps its state)
+	for _, c := range []struct {
+		g  h2o.Granularity
+		fa string
+	}{{h2o.PerToken, ""}, {h2o.PerHead, ""}, {h2o.PerHead, "on"}} {
+		if err := generate(m, c.g, c.fa); err != nil {
 			return err
 		}
 	}
@@ -71,8 +75,8 @@ func batched(m *binding.Model, flashAttn string) error {
 	}, func(d session.Done) error { return d.Err })
 }
 
-func generate(m *binding.Model, g h2o.Granularity) error {
-	s, err := session.New(m, session.Options{Policy: h2o.Config{Policy: h2o.H2O, Budget: 32, HeavyHitters: 16, Rolling: true, Granularity: g}, Threads: 1})
+func generate(m *binding.Model, g h2o.Granularity, flashAttn string) error {
+	s, err := session.New(m, session.Options{Policy: h2o.Config{Policy: h2o.H2O, Budget: 32, HeavyHitters: 16, Rolling: true, Granularity: g}, Threads: 1, FlashAttn: flashAttn})
 	if err != nil {
 		return err
 	}
