@@ -20,11 +20,18 @@ import (
 // AdoptReplaced takes the result back. TestReplaceEqualsEvict checks the
 // step against Evict; the session's tests check the backends against it.
 
+// SingleReplacement reports whether the rule's steps at the budget are
+// single replacements (h2o with cumulative scores): the steps the decode
+// graph can run.
+func (r Resolved) SingleReplacement() bool {
+	return r.Policy == H2O && kindOf(r.Score) == kindCum
+}
+
 // Replaceable reports whether every following single-token step of t is a
 // single replacement, and returns its lo and recent.
 func (t *HeadTracker) Replaceable() (lo int32, recent int, ok bool) {
 	c := t.cfg
-	if c.Policy != H2O || kindOf(c.Score) != kindCum || t.Seen() >= math.MaxInt32/2 {
+	if !c.SingleReplacement() || t.Seen() >= math.MaxInt32/2 {
 		return 0, 0, false // (indices must fit the backend's int32 keys)
 	}
 	n := t.Len()

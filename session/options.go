@@ -205,10 +205,10 @@ func (o Options) normalize() (Options, error) {
 		o.TypeK = "f16"
 		// Re-rotating surviving keys in place at every eviction accumulates
 		// the rounding error of each rotation in f16 (docs/DESIGN.md). Per
-		// head on a GPU with flash attention, the decode graph's steps
-		// rotate keys on read and re-rotate them in place only when the
-		// host takes over.
-		graphHeads := o.gpu && o.policy.Granularity == h2o.PerHead && !o.HostHeads && o.FlashAttn == "on"
+		// head on a GPU with flash attention, the decode graph's steps (the
+		// rules it can run) rotate keys on read and re-rotate them in place
+		// only when the host takes over.
+		graphHeads := o.gpu && o.policy.Granularity == h2o.PerHead && o.policy.SingleReplacement() && !o.HostHeads && o.FlashAttn == "on"
 		if o.policy.Rolling && o.policy.Evicts() && !o.rotateOnRead && !graphHeads {
 			o.TypeK = "f32"
 		}

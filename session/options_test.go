@@ -143,7 +143,12 @@ func TestOptionsKeyRotation(t *testing.T) {
 		}
 	}
 	// per head with rolling: f16 keys where the decode graph rotates them on
-	// read (a GPU, flash attention on, not --heads-on-host)
+	// read (a GPU, flash attention on, not --heads-on-host, a rule it runs)
+	ema := head
+	ema.Score = h2o.ScoreRule{Kind: "ema", Gamma: 0.9}
+	if o, err := (Options{Policy: ema, gpu: true}).normalize(); err != nil || o.TypeK != "f32" {
+		t.Errorf("per head rolling with ema scores on a GPU: K %s (%v), want f32: the host re-rotates every step", o.TypeK, err)
+	}
 	for _, tc := range []struct {
 		gpu, hostHeads bool
 		fa, wantK      string
